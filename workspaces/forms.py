@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+
+from .models import Plan, Role, User
+
+
+class SignUpForm(forms.Form):
+    name = forms.CharField(max_length=150, required=False, label="Your name")
+    email = forms.EmailField()
+    password = forms.CharField(widget=forms.PasswordInput, strip=False)
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("An account with this e-mail already exists. Sign in "
+                                        "instead, or reset your password.")
+        return email
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("password"):
+            probe = User(email=data.get("email", ""), name=data.get("name", ""))
+            try:
+                password_validation.validate_password(data["password"], probe)
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return data
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    username = forms.EmailField(label="E-mail", widget=forms.EmailInput(attrs={"autofocus": True}))
+
+
+class QueuedPasswordResetForm(PasswordResetForm):
+    """Django's reset form, but the e-mail goes through the outbox and a Celery task."""
+
+    def send_mail(self, subject_template_name, email_template_name, context, from_email,  # type: ignore[no-untyped-def]
+                  to_email, html_email_template_name=None):
+        from django.template import loader
+
+        from .services import queue_email_text
+
+        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
+        body = loader.render_to_string(email_template_name, context)
+        queue_email_text(to_email, subject, body)
+
+
+class WorkspaceForm(forms.Form):
+    name = forms.CharField(max_length=100)
+
+
+class PlanForm(forms.Form):
+    plan = forms.ChoiceField(choices=Plan.choices)
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField()
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class AppForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    allow_anonymous_integration_calls = forms.BooleanField(
+        required=False, label="Allow anonymous integration calls",
+        help_text="Callers without any token may call this workspace's integrations from this "
+                  "app. Off by default.")
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(max_length=100, required=False)

@@ -1,0 +1,320 @@
+"""Dashboard views: thin; rules live in services.py, access in access.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from . import credits, services
+from .access import get_workspace_for, get_workspace_object, require_role
+from .api.views import can_manage_app
+from .forms import AppForm, InviteForm, PlanForm, RoleForm, SignUpForm, TokenForm, WorkspaceForm
+from .models import App, AppServiceToken, CreditEntry, Invitation, Membership, PersonalAccessToken
+
+
+def _service_error(request: HttpRequest, form: Any, exc: services.ServiceError) -> None:
+    if form is not None:
+        form.add_error(None, exc.message)
+    else:
+        messages.error(request, exc.message)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect("login")
+    m = Membership.objects.filter(user=request.user).select_related("workspace").order_by(
+        "workspace__kind", "created_at").first()
+    if m is None:
+        return redirect("workspaces")
+    return redirect("apps", workspace_id=m.workspace.public_id)
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.sign_up(email=form.cleaned_data["email"],
+                                    password=form.cleaned_data["password"],
+                                    name=form.cleaned_data["name"])
+        except services.ServiceError as exc:
+            _service_error(request, form, exc)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, "Welcome to Switchboard. This is your personal workspace.")
+            return redirect("home")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+def workspace_list(request: HttpRequest) -> HttpResponse:
+    form = WorkspaceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            ws = services.create_workspace(actor=request.user, name=form.cleaned_data["name"])
+        except services.ServiceError as exc:
+            _service_error(request, form, exc)
+        else:
+            messages.success(request, f"Workspace “{ws.name}” created.")
+            return redirect("apps", workspace_id=ws.public_id)
+    memberships = (Membership.objects.filter(user=request.user)
+                   .select_related("workspace", "workspace__credits")
+                   .order_by("workspace__kind", "workspace__name"))
+    return render(request, "workspaces/workspace_list.html",
+                  {"memberships": memberships, "form": form})
+
+
+@login_required
+def workspace_home(request: HttpRequest, workspace_id: str) -> HttpResponse:
+    get_workspace_for(request.user, workspace_id)
+    return redirect("apps", workspace_id=workspace_id)
+
+
+@login_required
+def workspace_settings(request: HttpRequest, workspace_id: str) -> HttpResponse:
+    m = get_workspace_for(request.user, workspace_id)
+    ws = m.workspace
+    form = WorkspaceForm(request.POST if request.POST.get("action") == "rename" else None,
+                         initial={"name": ws.name})
+    plan_form = PlanForm(request.POST if request.POST.get("action") == "plan" else None,
+                         initial={"plan": ws.plan})
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "rename":
+            require_role(m, "manage_workspace")
+            if form.is_valid():
+                services.update_workspace(ws, actor=request.user, name=form.cleaned_data["name"])
+                messages.success(request, "Workspace renamed.")
+                return redirect("workspace-settings", workspace_id=workspace_id)
+        elif action == "plan":
+            require_role(m, "change_plan")
+            if plan_form.is_valid():
+                services.change_plan(ws, actor=request.user, plan=plan_form.cleaned_data["plan"])
+                messages.success(request, f"Plan changed to {ws.get_plan_display()}.")
+                return redirect("workspace-settings", workspace_id=workspace_id)
+    from .plans import PLANS
+
+    return render(request, "workspaces/settings.html", {
+        "workspace": ws, "membership": m, "form": form, "plan_form": plan_form,
+        "plans": [(key, label, PLANS[key]) for key, label in plan_form.fields["plan"].choices],
+        "can_manage": m.has_role("admin"), "is_owner": m.has_role("owner"),
+    })
+
+
+# --- members ----------------------------------------------------------------------------------
+
+
+@login_required
+def members(request: HttpRequest, workspace_id: str) -> HttpResponse:
+    m = get_workspace_for(request.user, workspace_id)
+    ws = m.workspace
+    form = InviteForm(request.POST or None)
+    if request.method == "POST":
+        require_role(m, "manage_members")
+        if form.is_valid():
+            try:
+                services.invite(ws, actor=request.user, email=form.cleaned_data["email"],
+                                role=form.cleaned_data["role"],
+                                accept_url_builder=lambda t: request.build_absolute_uri(
+                                    reverse("accept-invitation", args=[t])))
+            except services.ServiceError as exc:
+                _service_error(request, form, exc)
+            else:
+                messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
+                return redirect("members", workspace_id=workspace_id)
+    can_manage = m.has_role("admin")
+    return render(request, "workspaces/members.html", {
+        "workspace": ws, "membership": m, "form": form, "can_manage": can_manage,
+        "members": ws.memberships.select_related("user").order_by("user__email"),
+        "invitations": ws.invitations.filter(accepted_at=None, revoked_at=None)
+        if can_manage else [],
+        "role_choices": RoleForm.base_fields["role"].choices,
+    })
+
+
+@login_required
+@require_POST
+def member_role(request: HttpRequest, workspace_id: str, membership_id: int) -> HttpResponse:
+    target, m = get_workspace_object(request.user, workspace_id,
+                                     Membership.objects.select_related("user"),
+                                     "manage_members", pk=membership_id)
+    form = RoleForm(request.POST)
+    if form.is_valid():
+        try:
+            services.change_role(target, actor=request.user, role=form.cleaned_data["role"])
+            messages.success(request, f"{target.user.email} is now {target.get_role_display()}.")
+        except services.ServiceError as exc:
+            messages.error(request, exc.message)
+    else:
+        messages.error(request, "Pick a valid role.")
+    return redirect("members", workspace_id=workspace_id)
+
+
+@login_required
+@require_POST
+def member_remove(request: HttpRequest, workspace_id: str, membership_id: int) -> HttpResponse:
+    target, m = get_workspace_object(request.user, workspace_id,
+                                     Membership.objects.select_related("user"), "view",
+                                     pk=membership_id)
+    leaving = target.user_id == request.user.pk
+    if not leaving:
+        require_role(m, "manage_members")
+    try:
+        services.remove_member(target, actor=request.user)
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("members", workspace_id=workspace_id)
+    if leaving:
+        messages.success(request, f"You left {m.workspace.name}.")
+        return redirect("workspaces")
+    messages.success(request, f"{target.user.email} was removed.")
+    return redirect("members", workspace_id=workspace_id)
+
+
+@login_required
+@require_POST
+def invitation_revoke(request: HttpRequest, workspace_id: str, invitation_id: int) -> HttpResponse:
+    inv, _ = get_workspace_object(request.user, workspace_id, Invitation, "manage_members",
+                                  pk=invitation_id)
+    services.revoke_invitation(inv, actor=request.user)
+    messages.success(request, f"Invitation for {inv.email} withdrawn.")
+    return redirect("members", workspace_id=workspace_id)
+
+
+def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        invitation = services.read_invitation(token)
+    except services.ServiceError as exc:
+        return render(request, "workspaces/invitation.html", {"error": exc.message}, status=400)
+    if not request.user.is_authenticated:
+        return render(request, "workspaces/invitation.html",
+                      {"invitation": invitation, "login_url": reverse("login"),
+                       "next": request.path})
+    if request.method == "POST":
+        try:
+            membership = services.accept_invitation(token, actor=request.user)
+        except services.ServiceError as exc:
+            return render(request, "workspaces/invitation.html",
+                          {"invitation": invitation, "error": exc.message}, status=400)
+        messages.success(request, f"You joined {membership.workspace.name}.")
+        return redirect("apps", workspace_id=membership.workspace.public_id)
+    return render(request, "workspaces/invitation.html", {"invitation": invitation})
+
+
+# --- apps -------------------------------------------------------------------------------------
+
+
+@login_required
+def apps(request: HttpRequest, workspace_id: str) -> HttpResponse:
+    m = get_workspace_for(request.user, workspace_id)
+    form = AppForm(request.POST or None)
+    if request.method == "POST":
+        require_role(m, "create_app")
+        if form.is_valid():
+            try:
+                app = services.create_app(m.workspace, actor=request.user, **form.cleaned_data)
+            except services.ServiceError as exc:
+                _service_error(request, form, exc)
+            else:
+                messages.success(request, f"App “{app.name}” created.")
+                return redirect("app-detail", workspace_id=workspace_id, app_id=app.public_id)
+    return render(request, "workspaces/apps.html", {
+        "workspace": m.workspace, "membership": m, "form": form,
+        "apps": m.workspace.apps.select_related("created_by"),
+    })
+
+
+@login_required
+def app_detail(request: HttpRequest, workspace_id: str, app_id: str) -> HttpResponse:
+    app, m = get_workspace_object(request.user, workspace_id, App, public_id=app_id)
+    try:
+        can_manage_app(m, app)
+        can_manage = True
+    except Exception:
+        can_manage = False
+    form = AppForm(request.POST if request.POST.get("action") == "update" else None,
+                   initial={"name": app.name,
+                            "allow_anonymous_integration_calls":
+                                app.allow_anonymous_integration_calls})
+    token_form = TokenForm(request.POST if request.POST.get("action") == "token" else None)
+    new_token = None
+    if request.method == "POST":
+        can_manage_app(m, app)
+        action = request.POST.get("action")
+        if action == "update" and form.is_valid():
+            try:
+                services.update_app(app, actor=request.user, **form.cleaned_data)
+            except services.ServiceError as exc:
+                _service_error(request, form, exc)
+            else:
+                messages.success(request, "App saved.")
+                return redirect("app-detail", workspace_id=workspace_id, app_id=app_id)
+        elif action == "token" and token_form.is_valid():
+            row, new_token = services.create_service_token(
+                app, actor=request.user, name=token_form.cleaned_data["name"])
+            token_form = TokenForm()
+        elif action == "revoke-token":
+            row = get_object_or_404(AppServiceToken, app=app, pk=request.POST.get("token_id"))
+            services.revoke_service_token(row, actor=request.user)
+            messages.success(request, f"Token “{row.name}” revoked. Calls using it now fail.")
+            return redirect("app-detail", workspace_id=workspace_id, app_id=app_id)
+        elif action == "delete":
+            services.delete_app(app, actor=request.user)
+            messages.success(request, f"App “{app.name}” deleted.")
+            return redirect("apps", workspace_id=workspace_id)
+    return render(request, "workspaces/app_detail.html", {
+        "workspace": m.workspace, "membership": m, "app": app, "form": form,
+        "token_form": token_form, "new_token": new_token, "can_manage": can_manage,
+        "tokens": app.service_tokens.all() if can_manage else [],
+        "api_base": request.build_absolute_uri("/").rstrip("/"),
+    })
+
+
+# --- credits ----------------------------------------------------------------------------------
+
+
+@login_required
+def credits_page(request: HttpRequest, workspace_id: str) -> HttpResponse:
+    m = get_workspace_for(request.user, workspace_id)
+    entries = CreditEntry.objects.filter(workspace=m.workspace).order_by("-created_at", "-id")
+    page = Paginator(entries, 25).get_page(request.GET.get("page"))
+    return render(request, "workspaces/credits.html", {
+        "workspace": m.workspace, "membership": m, "page": page,
+        "balance": credits.balance(m.workspace),
+    })
+
+
+# --- personal access tokens -------------------------------------------------------------------
+
+
+@login_required
+def personal_tokens(request: HttpRequest) -> HttpResponse:
+    form = TokenForm(request.POST if request.POST.get("action") == "create" else None)
+    new_token = None
+    if request.method == "POST":
+        if request.POST.get("action") == "create" and form.is_valid():
+            try:
+                _, new_token = services.create_personal_token(actor=request.user,
+                                                              name=form.cleaned_data["name"])
+                form = TokenForm()
+            except services.ServiceError as exc:
+                _service_error(request, form, exc)
+        elif request.POST.get("action") == "revoke":
+            row = get_object_or_404(PersonalAccessToken, user=request.user,
+                                    pk=request.POST.get("token_id"))
+            services.revoke_personal_token(row, actor=request.user)
+            messages.success(request, f"Token “{row.name}” revoked.")
+            return redirect("personal-tokens")
+    return render(request, "workspaces/personal_tokens.html", {
+        "form": form, "new_token": new_token,
+        "tokens": PersonalAccessToken.objects.filter(user=request.user),
+    })
