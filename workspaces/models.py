@@ -263,3 +263,27 @@ class EmailMessage(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class AuditEntry(models.Model):
+    """Who changed what, when. Never holds a secret value: `changes` lists field names only
+    for sensitive fields ("value": "changed")."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="audit")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                              blank=True, related_name="+")
+    actor_label = models.CharField(max_length=200, blank=True,
+                                   help_text="For non-user actors, e.g. 'app:<id> service token'.")
+    action = models.CharField(max_length=60)
+    target_type = models.CharField(max_length=60)
+    target_name = models.CharField(max_length=200)
+    scope = models.CharField(max_length=100, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["workspace", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_type} {self.target_name}"
