@@ -5,3 +5,6 @@ class WorkspacesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "workspaces"
     verbose_name = "Workspaces, apps and credits"
+
+    def ready(self) -> None:
+        from .api import schema  # noqa: F401  (registers the OpenAPI auth extensions)

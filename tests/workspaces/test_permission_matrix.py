@@ -1,0 +1,124 @@
+"""Every dashboard page and admin-API endpoint of the foundation, as every persona.
+
+anonymous -> login redirect (pages) / 401 (API); outsider -> 404; member -> allowed reads,
+403 on admin actions; admin and owner -> allowed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ROLES, persona_user
+
+pytestmark = pytest.mark.django_db
+
+# (url template, method, least role that may do it)
+PAGES = [
+    ("/w/{ws}/apps/", "get", "member"),
+    ("/w/{ws}/apps/{app}/", "get", "member"),
+    ("/w/{ws}/members/", "get", "member"),
+    ("/w/{ws}/credits/", "get", "member"),
+    ("/w/{ws}/settings/", "get", "member"),
+]
+
+PAGE_POSTS = [
+    ("/w/{ws}/members/", {"email": "new@example.com", "role": "member"}, "admin"),
+    ("/w/{ws}/settings/", {"action": "rename", "name": "Renamed"}, "admin"),
+    ("/w/{ws}/settings/", {"action": "plan", "plan": "pro"}, "owner"),
+    ("/w/{ws}/apps/{app}/", {"action": "token", "name": "ci"}, "admin"),
+    ("/w/{ws}/apps/{app}/", {"action": "update", "name": "Renamed app"}, "admin"),
+    ("/w/{ws}/apps/", {"name": "New app"}, "member"),
+]
+
+RANK = {"anonymous": 0, "outsider": 0, "member": 1, "admin": 2, "owner": 3}
+
+
+def fill(url: str, p) -> str:  # type: ignore[no-untyped-def]
+    return url.format(ws=p.workspace.public_id, app=p.app.public_id)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("url,method,least", PAGES)
+def test_pages(client, personas, role, url, method, least):
+    user = persona_user(personas, role)
+    if user:
+        client.force_login(user)
+    response = getattr(client, method)(fill(url, personas))
+    if role == "anonymous":
+        assert response.status_code == 302 and response.url.startswith("/login/")
+    elif role == "outsider":
+        assert response.status_code == 404
+    elif RANK[role] >= RANK[least]:
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 403
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("url,data,least", PAGE_POSTS)
+def test_page_actions(client, personas, role, url, data, least):
+    user = persona_user(personas, role)
+    if user:
+        client.force_login(user)
+    response = client.post(fill(url, personas), data)
+    if role == "anonymous":
+        assert response.status_code == 302 and response.url.startswith("/login/")
+    elif role == "outsider":
+        assert response.status_code == 404
+    elif RANK[role] >= RANK[least]:
+        assert response.status_code in (200, 302)
+        assert response.status_code != 403
+    else:
+        assert response.status_code == 403
+
+
+API = [
+    ("get", "/api/v1/workspaces/{ws}/", None, "member"),
+    ("patch", "/api/v1/workspaces/{ws}/", {"name": "X"}, "admin"),
+    ("patch", "/api/v1/workspaces/{ws}/", {"plan": "pro"}, "owner"),
+    ("get", "/api/v1/workspaces/{ws}/members/", None, "member"),
+    ("get", "/api/v1/workspaces/{ws}/invitations/", None, "admin"),
+    ("post", "/api/v1/workspaces/{ws}/invitations/", {"email": "x@example.com"}, "admin"),
+    ("get", "/api/v1/workspaces/{ws}/apps/", None, "member"),
+    ("post", "/api/v1/workspaces/{ws}/apps/", {"name": "api app"}, "member"),
+    ("get", "/api/v1/workspaces/{ws}/apps/{app}/", None, "member"),
+    ("patch", "/api/v1/workspaces/{ws}/apps/{app}/", {"name": "Y"}, "admin"),
+    ("get", "/api/v1/workspaces/{ws}/apps/{app}/service-tokens/", None, "admin"),
+    ("post", "/api/v1/workspaces/{ws}/apps/{app}/service-tokens/", {"name": "t"}, "admin"),
+    ("get", "/api/v1/workspaces/{ws}/credits/", None, "member"),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("method,url,data,least", API)
+def test_api(api, personas, role, method, url, data, least):
+    client = api(persona_user(personas, role))
+    response = getattr(client, method)(fill(url, personas), data, format="json")
+    body = response.json()
+    assert "detail" in body or response.status_code < 400
+    if role == "anonymous":
+        assert response.status_code == 401
+        assert response["WWW-Authenticate"].startswith("Bearer")
+    elif role == "outsider":
+        assert response.status_code == 404
+    elif RANK[role] >= RANK[least]:
+        assert response.status_code in (200, 201), body
+    else:
+        assert response.status_code == 403
+        assert body["code"] == "permission_denied"
+
+
+def test_member_manages_the_app_they_created(api, personas):
+    client = api(personas.member)
+    created = client.post(f"/api/v1/workspaces/{personas.workspace.public_id}/apps/",
+                          {"name": "Mine"}, format="json").json()
+    url = f"/api/v1/workspaces/{personas.workspace.public_id}/apps/{created['id']}/"
+    assert client.patch(url, {"allow_anonymous_integration_calls": True},
+                        format="json").status_code == 200
+    tokens = client.post(url + "service-tokens/", {"name": "mine"}, format="json")
+    assert tokens.status_code == 201
+
+
+def test_workspace_list_shows_only_my_workspaces(api, personas):
+    names = {w["name"] for w in api(personas.member).get("/api/v1/workspaces/").json()}
+    assert "Acme" in names and "Globex" not in names

@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import pytest
+from workspaces import services, tokens
+from workspaces.models import AppServiceToken, PersonalAccessToken
+
+pytestmark = pytest.mark.django_db
+
+
+def test_personal_token_is_stored_as_prefix_and_digest_only(personas):
+    row, raw = services.create_personal_token(actor=personas.owner, name="laptop")
+    stored = PersonalAccessToken.objects.get(pk=row.pk)
+    assert raw.startswith("sbp_") and stored.prefix in raw
+    assert raw not in (stored.digest, stored.prefix, stored.name)
+    assert len(stored.digest) == 64
+
+
+def test_revoked_personal_token_is_refused(api, personas):
+    client = api(None)
+    row, raw = services.create_personal_token(actor=personas.owner, name="laptop")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert client.get("/api/v1/workspaces/").status_code == 200
+    services.revoke_personal_token(row, actor=personas.owner)
+    response = client.get("/api/v1/workspaces/")
+    assert response.status_code == 401
+    assert response.json()["detail"] == "Invalid or revoked access token."
+    assert "Bearer" in response["WWW-Authenticate"]
+
+
+def test_tampered_token_is_refused(api, personas):
+    _, raw = services.create_personal_token(actor=personas.owner, name="laptop")
+    client = api(None)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw[:-2]}xx")
+    assert client.get("/api/v1/workspaces/").status_code == 401
+
+
+def test_last_used_is_recorded(api, personas):
+    row, raw = services.create_personal_token(actor=personas.owner, name="laptop")
+    assert row.last_used_at is None
+    client = api(None)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    client.get("/api/v1/workspaces/")
+    row.refresh_from_db()
+    assert row.last_used_at is not None
+
+
+def test_service_token_shown_once_and_revocable(api, personas, sdk):
+    client = api(personas.owner)
+    base = f"/api/v1/workspaces/{personas.workspace.public_id}/apps/{personas.app.public_id}"
+    created = client.post(f"{base}/service-tokens/", {"name": "backend"}, format="json").json()
+    assert created["token"].startswith("sbs_")
+    listing = client.get(f"{base}/service-tokens/").json()
+    assert created["token"] not in str(listing)
+    svc = api(None)
+    svc.credentials(HTTP_AUTHORIZATION=f"Bearer {created['token']}")
+    mint = f"/api/apps/{personas.app.public_id}/app-users/tokens"
+    assert svc.post(mint, {"app_user_id": "u1"}, format="json").status_code == 201
+    assert client.delete(f"{base}/service-tokens/{created['id']}/").status_code == 204
+    assert AppServiceToken.objects.get(pk=created["id"]).revoked_at is not None
+    refused = svc.post(mint, {"app_user_id": "u1"}, format="json")
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == "Invalid or revoked service token."
+
+
+def test_service_token_does_not_work_on_admin_api(api, personas, sdk):
+    _, raw = services.create_service_token(personas.app, actor=personas.owner, name="x")
+    client = api(None)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert client.get("/api/v1/workspaces/").status_code == 401
+
+
+def test_personal_token_does_not_work_on_sdk_routes(api, personas):
+    client = api(personas.owner)
+    response = client.post(f"/api/apps/{personas.app.public_id}/app-users/tokens",
+                           {"app_user_id": "u1"}, format="json")
+    assert response.status_code == 401
+
+
+def test_session_is_not_accepted_on_sdk_routes(client, personas):
+    client.force_login(personas.owner)
+    response = client.post(f"/api/apps/{personas.app.public_id}/app-users/tokens",
+                           {"app_user_id": "u1"}, content_type="application/json")
+    assert response.status_code == 401
+
+
+class TestAppUserTokens:
+    def mint(self, sdk, app, user_id="user-42", **extra):  # type: ignore[no-untyped-def]
+        response = sdk(app).post(f"/api/apps/{app.public_id}/app-users/tokens",
+                                 {"app_user_id": user_id, **extra}, format="json")
+        assert response.status_code == 201, response.json()
+        return response.json()["token"]
+
+    def me(self, app, token):  # type: ignore[no-untyped-def]
+        from rest_framework.test import APIClient
+
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        return client.get(f"/api/apps/{app.public_id}/app-users/me")
+
+    def test_minted_token_identifies_the_user(self, sdk, personas):
+        token = self.mint(sdk, personas.app)
+        response = self.me(personas.app, token)
+        assert response.status_code == 200
+        assert response.json() == {"app_id": personas.app.public_id, "app_user_id": "user-42"}
+
+    def test_token_of_one_app_is_refused_by_another(self, sdk, personas):
+        token = self.mint(sdk, personas.app)
+        assert self.me(personas.outsider_app, token).status_code == 404
+
+    def test_expired_token_is_refused(self, sdk, personas):
+        self.mint(sdk, personas.app)  # creates the app user
+        app_user = personas.app.app_users.get(external_id="user-42")
+        token = tokens.mint_app_user_token(app_user, ttl_seconds=-1).token
+        response = self.me(personas.app, token)
+        assert response.status_code == 401
+        assert "expired" in response.json()["detail"]
+
+    def test_revoked_token_is_refused(self, sdk, personas):
+        token = self.mint(sdk, personas.app)
+        revoke = sdk(personas.app).post(f"/api/apps/{personas.app.public_id}/app-users/tokens/revoke",
+                                        {"token": token}, format="json")
+        assert revoke.status_code == 204
+        response = self.me(personas.app, token)
+        assert response.status_code == 401
+        assert "revoked" in response.json()["detail"]
+
+    def test_rotating_the_app_key_revokes_all(self, sdk, personas):
+        token = self.mint(sdk, personas.app)
+        services.revoke_all_app_user_tokens(personas.app, actor=personas.owner)
+        assert self.me(personas.app, token).status_code == 401
+
+    def test_forged_token_is_refused(self, sdk, personas):
+        import jwt
+
+        forged = jwt.encode({"aud": personas.app.public_id, "sub": "admin", "jti": "x",
+                             "iss": "switchboard", "exp": 9999999999}, "guess", algorithm="HS256")
+        assert self.me(personas.app, forged).status_code == 401
+
+    def test_app_user_cannot_mint_tokens(self, sdk, personas):
+        token = self.mint(sdk, personas.app)
+        from rest_framework.test import APIClient
+
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        response = client.post(f"/api/apps/{personas.app.public_id}/app-users/tokens",
+                               {"app_user_id": "other"}, format="json")
+        assert response.status_code == 403
+        assert response.json()["detail"] == "This endpoint is only accessible to service tokens"
+
+    def test_service_token_of_other_app_gets_404(self, sdk, personas):
+        response = sdk(personas.outsider_app).post(
+            f"/api/apps/{personas.app.public_id}/app-users/tokens", {"app_user_id": "u"},
+            format="json")
+        assert response.status_code == 404
+
+    def test_anonymous_gets_401(self, sdk, personas):
+        response = sdk(None).post(f"/api/apps/{personas.app.public_id}/app-users/tokens",
+                                  {"app_user_id": "u"}, format="json")
+        assert response.status_code == 401
+        assert response["WWW-Authenticate"].startswith("Bearer")
+
+    def test_on_behalf_of_from_other_app_is_refused(self, sdk, personas):
+        other_user_token = self.mint(sdk, personas.outsider_app)
+        client = sdk(personas.app)
+        response = client.post(f"/api/apps/{personas.app.public_id}/app-users/tokens",
+                               {"app_user_id": "u"}, format="json",
+                               HTTP_ON_BEHALF_OF=f"Bearer {other_user_token}")
+        assert response.status_code == 401
