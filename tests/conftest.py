@@ -119,3 +119,25 @@ ROLES = ["anonymous", "outsider", "member", "admin", "owner"]
 
 def persona_user(personas: Personas, role: str) -> User | None:
     return None if role == "anonymous" else getattr(personas, role)
+
+
+@pytest.fixture
+def celery_worker_real(transactional_db):  # type: ignore[no-untyped-def]
+    """A real Celery worker (thread) consuming from Redis, for tests marked `redis`.
+
+    Tasks are sent to the broker for real (not eager); the worker runs them against the same
+    test database, so the test must commit (transactional_db).
+    """
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery_app import app
+
+    url = os.environ["CELERY_BROKER_URL"]
+    old = {k: app.conf.get(k) for k in ("task_always_eager", "broker_url", "result_backend")}
+    app.conf.update(task_always_eager=False, broker_url=url, result_backend=url)
+    try:
+        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False,
+                          loglevel="WARNING", shutdown_timeout=10):
+            yield app
+    finally:
+        app.conf.update(**old)

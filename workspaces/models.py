@@ -127,6 +127,9 @@ class Invitation(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"{self.email} to {self.workspace}"
+
     @property
     def is_pending(self) -> bool:
         return self.accepted_at is None and self.revoked_at is None
@@ -175,6 +178,9 @@ class RevokedAppUserToken(models.Model):
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(auto_now_add=True)
 
+    def __str__(self) -> str:
+        return self.jti
+
 
 class TokenBase(models.Model):
     name = models.CharField(max_length=100)
@@ -187,6 +193,9 @@ class TokenBase(models.Model):
     class Meta:
         abstract = True
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.masked})"
 
     @property
     def is_active(self) -> bool:
@@ -263,6 +272,9 @@ class EmailMessage(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.subject} -> {self.to}"
 
 
 class AuditEntry(models.Model):

@@ -27,6 +27,19 @@ def _service_error(request: HttpRequest, form: Any, exc: services.ServiceError) 
         messages.error(request, exc.message)
 
 
+SHOW_ONCE_KEY = "show_once_token"
+
+
+def _redirect_showing_once(request: HttpRequest, raw: str, url_name: str,
+                           **kwargs: str) -> HttpResponse:
+    """Post/redirect/get for a new token: the next GET shows it once, then it is gone.
+
+    (Rendering it in the POST response would let a browser reload re-submit the form.)
+    """
+    request.session[SHOW_ONCE_KEY] = raw
+    return redirect(url_name, **kwargs)
+
+
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("login")
@@ -246,7 +259,7 @@ def app_detail(request: HttpRequest, workspace_id: str, app_id: str) -> HttpResp
                             "allow_anonymous_integration_calls":
                                 app.allow_anonymous_integration_calls})
     token_form = TokenForm(request.POST if request.POST.get("action") == "token" else None)
-    new_token = None
+    new_token = request.session.pop(SHOW_ONCE_KEY, None) if request.method == "GET" else None
     if request.method == "POST":
         can_manage_app(m, app)
         action = request.POST.get("action")
@@ -259,9 +272,10 @@ def app_detail(request: HttpRequest, workspace_id: str, app_id: str) -> HttpResp
                 messages.success(request, "App saved.")
                 return redirect("app-detail", workspace_id=workspace_id, app_id=app_id)
         elif action == "token" and token_form.is_valid():
-            row, new_token = services.create_service_token(
+            _, raw = services.create_service_token(
                 app, actor=request.user, name=token_form.cleaned_data["name"])
-            token_form = TokenForm()
+            return _redirect_showing_once(request, raw, "app-detail", workspace_id=workspace_id,
+                                          app_id=app_id)
         elif action == "revoke-token":
             row = get_object_or_404(AppServiceToken, app=app, pk=request.POST.get("token_id"))
             services.revoke_service_token(row, actor=request.user)
@@ -299,15 +313,16 @@ def credits_page(request: HttpRequest, workspace_id: str) -> HttpResponse:
 @login_required
 def personal_tokens(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST if request.POST.get("action") == "create" else None)
-    new_token = None
+    new_token = request.session.pop(SHOW_ONCE_KEY, None) if request.method == "GET" else None
     if request.method == "POST":
         if request.POST.get("action") == "create" and form.is_valid():
             try:
-                _, new_token = services.create_personal_token(actor=request.user,
-                                                              name=form.cleaned_data["name"])
-                form = TokenForm()
+                _, raw = services.create_personal_token(actor=request.user,
+                                                        name=form.cleaned_data["name"])
             except services.ServiceError as exc:
                 _service_error(request, form, exc)
+            else:
+                return _redirect_showing_once(request, raw, "personal-tokens")
         elif request.POST.get("action") == "revoke":
             row = get_object_or_404(PersonalAccessToken, user=request.user,
                                     pk=request.POST.get("token_id"))

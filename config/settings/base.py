@@ -161,7 +161,8 @@ CACHES = {
 
 # Outbound HTTP (SSRF guard): CIDRs opened for development/tests; nothing is open by default.
 EGRESS_ALLOW_CIDRS = env.list("EGRESS_ALLOW_CIDRS", default=[])
-EGRESS_ALLOWED_PORTS = env.list("EGRESS_ALLOWED_PORTS", cast=int, default=[80, 443, 8000, 8080, 8443])
+EGRESS_ALLOWED_PORTS = env.list("EGRESS_ALLOWED_PORTS", cast=int,
+                                default=[80, 443, 8000, 8080, 8443])
 
 # Tokens
 APP_USER_TOKEN_TTL_SECONDS = env.int("APP_USER_TOKEN_TTL_SECONDS", default=60 * 60 * 24 * 7)

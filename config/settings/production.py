@@ -9,7 +9,8 @@ DEBUG = False
 SECRET_KEY = env("SECRET_KEY", default="")
 FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
 if not SECRET_KEY or not FIELD_ENCRYPTION_KEY:
-    raise ImproperlyConfigured("Production needs SECRET_KEY and FIELD_ENCRYPTION_KEY in the environment.")
+    raise ImproperlyConfigured(
+        "Production needs SECRET_KEY and FIELD_ENCRYPTION_KEY in the environment.")
 if not env("DATABASE_URL", default=""):
     raise ImproperlyConfigured("Production needs DATABASE_URL (PostgreSQL).")
 

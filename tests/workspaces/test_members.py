@@ -16,7 +16,8 @@ def invite_link(body: str) -> str:
     return re.search(r"http://testserver(/invitations/[^\s]+/)", body).group(1)
 
 
-def test_invitation_email_link_joins_the_workspace(client, personas, django_capture_on_commit_callbacks):
+def test_invitation_email_link_joins_the_workspace(client, personas,
+                                                  django_capture_on_commit_callbacks):
     client.force_login(personas.admin)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/w/{personas.workspace.public_id}/members/",
@@ -34,7 +35,7 @@ def test_invitation_email_link_joins_the_workspace(client, personas, django_capt
     assert membership.role == Role.ADMIN
 
 
-def test_invitation_for_someone_else_is_refused(client, personas, django_capture_on_commit_callbacks):
+def test_invitation_for_someone_else_is_refused(client, personas):
     inv = services.invite(personas.workspace, actor=personas.owner, email="bob@example.com")
     token = services.invitation_token(inv)
     client.force_login(personas.outsider)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from workspaces import services, tokens
 from workspaces.models import AppServiceToken, PersonalAccessToken
 
@@ -117,8 +118,8 @@ class TestAppUserTokens:
 
     def test_revoked_token_is_refused(self, sdk, personas):
         token = self.mint(sdk, personas.app)
-        revoke = sdk(personas.app).post(f"/api/apps/{personas.app.public_id}/app-users/tokens/revoke",
-                                        {"token": token}, format="json")
+        url = f"/api/apps/{personas.app.public_id}/app-users/tokens/revoke"
+        revoke = sdk(personas.app).post(url, {"token": token}, format="json")
         assert revoke.status_code == 204
         response = self.me(personas.app, token)
         assert response.status_code == 401
