@@ -65,6 +65,7 @@ __all__ = [
     "Resolver",
     "check_address",
     "check_url",
+    "check_url_shape",
     "clear_pools",
     "request",
     "strip_hop_by_hop",
@@ -500,6 +501,19 @@ def check_url(
     if not addresses:
         raise EgressConnectError(f"host {host!r} did not resolve to any address")
     return CheckedURL(scheme, host, port, path_and_query, tuple(addresses), is_ip)
+
+
+def check_url_shape(url: str, *, policy: EgressPolicy | None = None) -> CheckedURL:
+    """The URL-string layer only, plus the deny table for IP literals; no DNS, no connection.
+
+    For configuration forms (an integration's base URL): a hostname is accepted here and
+    checked again, resolved and pinned, on every real call.
+    """
+    policy = policy or EgressPolicy.from_settings()
+    scheme, host, port, path_and_query, is_ip = _parse_url(url, policy)
+    if is_ip:
+        check_address(host, policy=policy)
+    return CheckedURL(scheme, host, port, path_and_query, (host,) if is_ip else (), is_ip)
 
 
 # --------------------------------------------------------------------------- helpers

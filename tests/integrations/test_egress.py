@@ -894,3 +894,20 @@ def test_a_connection_closed_by_the_upstream_while_idle_is_replaced(upstream: Up
         assert request("POST", upstream.url("/bye"), body=b"x", policy=pol).body == b"bye"
         time.sleep(0.05)
     assert len({s.client_port for s in upstream.seen}) == 3
+
+
+class TestCheckUrlShape:
+    def test_accepts_a_hostname_without_resolving(self):
+        from integrations.egress import check_url_shape
+
+        checked = check_url_shape("https://api.example.com/v1")
+        assert checked.host == "api.example.com" and checked.addresses == ()
+
+    @pytest.mark.parametrize("url", ["http://127.0.0.1/", "http://169.254.169.254/latest",
+                                     "http://127.1/", "ftp://example.com/", "http://a@b.com/",
+                                     "https://example.com:22/"])
+    def test_refuses_private_literals_and_bad_shapes(self, url):
+        from integrations.egress import EgressBlocked, check_url_shape
+
+        with pytest.raises(EgressBlocked):
+            check_url_shape(url)

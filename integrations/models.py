@@ -1,0 +1,158 @@
+"""Workspace integrations: a stored OpenAPI spec, the selected operations, headers, call log."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from workspaces.models import App, Workspace, new_public_id
+
+
+class SpecImport(models.Model):
+    """One import of a spec (from a URL or pasted): the stored copy every later step uses.
+
+    The raw text is kept; the operation list and validator findings are computed once by the
+    import task. A failed import leaves any existing integration untouched.
+    """
+
+    class Source(models.TextChoices):
+        URL = "url", "URL"
+        PASTE = "paste", "Pasted"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        RUNNING = "running", "Reading the spec"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    class Purpose(models.TextChoices):
+        CREATE = "create", "New integration"
+        REFRESH = "refresh", "Refresh of an integration"
+        CHECK = "check", "Periodic check"
+
+    public_id = models.CharField(max_length=24, unique=True, default=new_public_id,
+                                 editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE,
+                                  related_name="spec_imports")
+    integration = models.ForeignKey("WorkspaceIntegration", on_delete=models.CASCADE, null=True,
+                                    blank=True, related_name="refresh_imports",
+                                    help_text="Set for a refresh or check of an integration.")
+    purpose = models.CharField(max_length=10, choices=Purpose.choices, default=Purpose.CREATE)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    source_url = models.URLField(max_length=2000, blank=True)
+    raw_text = models.TextField(blank=True, help_text="The stored copy of the spec.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error_code = models.CharField(max_length=50, blank=True)
+    error_message = models.TextField(blank=True)
+    title = models.CharField(max_length=300, blank=True)
+    api_version = models.CharField(max_length=100, blank=True)
+    spec_version = models.CharField(max_length=20, blank=True)  # "2.0", "3.0.3", "3.1.0"
+    operations = models.JSONField(default=list, blank=True,
+                                  help_text="[{key, method, path, operation_id, summary, tags}]")
+    warnings = models.JSONField(default=list, blank=True,
+                                help_text="Validator findings: [{message, location}]")
+    default_base_url = models.CharField(max_length=2000, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.title or self.source_url or 'pasted spec'} ({self.status})"
+
+
+class WorkspaceIntegration(models.Model):
+    public_id = models.CharField(max_length=24, unique=True, default=new_public_id,
+                                 editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE,
+                                  related_name="integrations")
+    slug = models.SlugField(max_length=60)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    base_url = models.CharField(max_length=2000)
+    spec = models.ForeignKey(SpecImport, on_delete=models.PROTECT, related_name="+",
+                             help_text="The stored spec this integration was built from.")
+    selected_keys = models.JSONField(default=list, help_text='["get:/contacts", ...], max 30')
+    operations_doc = models.JSONField(
+        default=dict, help_text="The selected operations with the definitions they reference.")
+    notice = models.TextField(blank=True, help_text="Set by the periodic spec check.")
+    config_version = models.PositiveIntegerField(default=1,
+                                                 help_text="Bumped on every edit (cache key).")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "slug"], name="integration_slug_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug})"
+
+
+class IntegrationHeader(models.Model):
+    """A header sent with every call. Sensitive values live in the secrets vault as a
+    workspace secret named `secret_name`; `value` is used only for non-sensitive headers."""
+
+    integration = models.ForeignKey(WorkspaceIntegration, on_delete=models.CASCADE,
+                                    related_name="headers")
+    name = models.CharField(max_length=200)
+    sensitive = models.BooleanField(default=False)
+    value = models.TextField(blank=True)
+    secret_name = models.CharField(max_length=200, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "name"], name="header_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CallLog(models.Model):
+    """One row per proxied call. Never header values or bodies."""
+
+    class Phase(models.TextChoices):
+        NOT_SENT = "not_sent", "Not sent"
+        RESPONDED = "responded", "Responded"
+        TIMED_OUT = "timed_out", "Timed out"
+        SENT_UNCONFIRMED = "sent_unconfirmed", "Sent, unconfirmed"
+
+    request_id = models.CharField(max_length=40, unique=True)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="calls")
+    app = models.ForeignKey(App, on_delete=models.SET_NULL, null=True, related_name="calls")
+    integration = models.ForeignKey(WorkspaceIntegration, on_delete=models.SET_NULL, null=True,
+                                    related_name="calls")
+    integration_slug = models.CharField(max_length=60)
+    operation = models.CharField(max_length=600)
+    caller_kind = models.CharField(max_length=20)
+    phase = models.CharField(max_length=20, choices=Phase.choices)
+    status_code = models.PositiveIntegerField(null=True, blank=True,
+                                              help_text="Upstream status, when it answered.")
+    response_status = models.PositiveIntegerField(help_text="What we answered the app.")
+    error_code = models.CharField(max_length=50, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    request_bytes = models.PositiveIntegerField(default=0)
+    response_bytes = models.PositiveIntegerField(default=0)
+    credits = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["workspace", "-created_at"]),
+            models.Index(fields=["integration", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.integration_slug} {self.operation} -> {self.response_status}"
