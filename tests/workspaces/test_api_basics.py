@@ -64,5 +64,9 @@ def test_schema_command_has_no_warnings():
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
 
 
-def test_docs_page(client):
-    assert client.get("/api/docs/").status_code == 200
+def test_docs_page_serves_swagger_ui_locally(client):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
+    assert "cdn" not in html.lower()
