@@ -6,6 +6,8 @@ from django.http import HttpRequest
 
 from .models import Membership
 
+LAST_WORKSPACE_KEY = "last_workspace"
+
 # (label, url name or None while the section is not built yet)
 NAV = [
     ("Apps", "apps"),
@@ -26,4 +28,8 @@ def workspace_nav(request: HttpRequest) -> dict[str, Any]:
         return {}
     memberships = list(Membership.objects.filter(user=user).select_related("workspace")
                        .order_by("workspace__kind", "workspace__name"))
+    match = getattr(request, "resolver_match", None)
+    current = match.kwargs.get("workspace_id") if match else None
+    if current and any(m.workspace.public_id == current for m in memberships):
+        request.session[LAST_WORKSPACE_KEY] = current
     return {"my_memberships": memberships, "nav_sections": NAV}

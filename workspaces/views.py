@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from . import credits, services
 from .access import get_workspace_for, get_workspace_object, require_role
 from .api.views import can_manage_app
+from .context_processors import LAST_WORKSPACE_KEY
 from .forms import AppForm, InviteForm, PlanForm, RoleForm, SignUpForm, TokenForm, WorkspaceForm
 from .models import App, AppServiceToken, CreditEntry, Invitation, Membership, PersonalAccessToken
 
@@ -43,8 +44,11 @@ def _redirect_showing_once(request: HttpRequest, raw: str, url_name: str,
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("login")
-    m = Membership.objects.filter(user=request.user).select_related("workspace").order_by(
-        "workspace__kind", "created_at").first()
+    # The workspace used last (remembered by the nav context processor), else a shared one.
+    mine = Membership.objects.filter(user=request.user).select_related("workspace")
+    last = request.session.get(LAST_WORKSPACE_KEY)
+    m = (mine.filter(workspace__public_id=last).first() if last else None) or mine.order_by(
+        "-workspace__kind", "created_at").first()
     if m is None:
         return redirect("workspaces")
     return redirect("apps", workspace_id=m.workspace.public_id)

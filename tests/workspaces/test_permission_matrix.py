@@ -122,3 +122,23 @@ def test_member_manages_the_app_they_created(api, personas):
 def test_workspace_list_shows_only_my_workspaces(api, personas):
     names = {w["name"] for w in api(personas.member).get("/api/v1/workspaces/").json()}
     assert "Acme" in names and "Globex" not in names
+
+
+def test_home_returns_to_the_last_workspace_used(client, personas):
+    client.force_login(personas.member)
+    client.get(f"/w/{personas.workspace.public_id}/credits/")
+    assert client.get("/").url == f"/w/{personas.workspace.public_id}/apps/"
+
+
+def test_list_pages_have_a_query_ceiling(client, personas, django_assert_max_num_queries):
+    from tests.factories import make_app
+    from workspaces import credits
+
+    for i in range(15):
+        make_app(personas.workspace, personas.owner, f"App {i}")
+        credits.charge(personas.workspace, 1, reason="x", idempotency_key=f"q{i}")
+    client.force_login(personas.owner)
+    ws = personas.workspace.public_id
+    for url in (f"/w/{ws}/apps/", f"/w/{ws}/credits/", f"/w/{ws}/members/", "/workspaces/"):
+        with django_assert_max_num_queries(14):
+            assert client.get(url).status_code == 200
