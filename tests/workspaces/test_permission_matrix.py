@@ -142,3 +142,54 @@ def test_list_pages_have_a_query_ceiling(client, personas, django_assert_max_num
     for url in (f"/w/{ws}/apps/", f"/w/{ws}/credits/", f"/w/{ws}/members/", "/workspaces/"):
         with django_assert_max_num_queries(14):
             assert client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_destructive_endpoints_from_every_side(api, client, personas, role):
+    """Revoking a service token, withdrawing an invitation and changing a role need an admin."""
+    from workspaces import services
+    from workspaces.models import Invitation, Membership
+
+    ws = personas.workspace.public_id
+    token, _ = services.create_service_token(personas.app, actor=personas.owner, name="t")
+    inv = services.invite(personas.workspace, actor=personas.owner, email="inv@example.com")
+    target = Membership.objects.get(workspace=personas.workspace, user=personas.member)
+    user = persona_user(personas, role)
+    c = api(user)
+    responses = [
+        c.delete(f"/api/v1/workspaces/{ws}/apps/{personas.app.public_id}/service-tokens/"
+                 f"{token.pk}/"),
+        c.delete(f"/api/v1/workspaces/{ws}/invitations/{inv.pk}/"),
+        c.patch(f"/api/v1/workspaces/{ws}/members/{personas.member.pk}/", {"role": "admin"},
+                format="json"),
+    ]
+    if user:
+        client.force_login(user)
+    pages = [
+        client.post(f"/w/{ws}/invitations/{inv.pk}/revoke/"),
+        client.post(f"/w/{ws}/members/{target.pk}/role/", {"role": "admin"}),
+    ]
+    token.refresh_from_db()
+    inv.refresh_from_db()
+    target.refresh_from_db()
+    expected_api = {"anonymous": 401, "outsider": 404, "member": 403}.get(role)
+    if expected_api:
+        assert [r.status_code for r in responses] == [expected_api] * 3
+        assert token.revoked_at is None and inv.revoked_at is None and target.role == "member"
+        for page in pages:
+            if role == "anonymous":
+                assert page.status_code == 302 and page.url.startswith("/login/")
+            else:
+                assert page.status_code == {"outsider": 404, "member": 403}[role]
+    else:
+        assert [r.status_code for r in responses] == [204, 204, 200]
+        assert token.revoked_at is not None and target.role == "admin"
+        assert Invitation.objects.get(pk=inv.pk).revoked_at is not None
+
+
+def test_outsider_cannot_see_other_workspace_objects_by_id(api, personas):
+    """Addressing another workspace's app through my own workspace id is a 404 too."""
+    mine = personas.outsider_workspace.public_id
+    response = api(personas.outsider).get(
+        f"/api/v1/workspaces/{mine}/apps/{personas.app.public_id}/")
+    assert response.status_code == 404
