@@ -1,0 +1,162 @@
+"""Every vault page and endpoint as every persona.
+
+anonymous -> login redirect (pages) / 401 (API); outsider -> 404; member -> reads names and
+metadata, 403 on create/replace/delete; admin and owner -> allowed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ROLES, persona_user
+from workspaces import services
+
+pytestmark = pytest.mark.django_db
+
+RANK = {"anonymous": 0, "outsider": 0, "member": 1, "admin": 2, "owner": 3}
+WS, APPS = "/w/{ws}/secrets/", "/w/{ws}/secrets/apps/{app}/"
+CA = "/w/{ws}/custom-apis/"
+
+PAGES = [
+    (WS, "member"), (APPS, "member"),
+    (WS + "STRIPE_API_KEY/", "member"), (APPS + "APP_ONLY_KEY/", "member"),
+    (WS + "STRIPE_API_KEY/delete/", "admin"), (APPS + "APP_ONLY_KEY/delete/", "admin"),
+    (CA, "member"), (CA + "{api}/", "admin"), (CA + "{api}/delete/", "admin"),
+]
+
+PAGE_POSTS = [
+    (WS, {"name": "NEW_ONE", "value": "v"}),
+    (APPS, {"name": "NEW_ONE", "value": "v"}),
+    (WS + "STRIPE_API_KEY/", {"value": "replaced"}),
+    (APPS + "APP_ONLY_KEY/", {"value": "replaced"}),
+    (WS + "STRIPE_API_KEY/delete/", {}),
+    (APPS + "APP_ONLY_KEY/delete/", {}),
+    (CA, {"name": "New API", "auth_type": "bearer", "credential": "t", "scope": "organization"}),
+    (CA + "{api}/", {"name": "Renamed", "scope": "organization"}),
+    (CA + "{api}/delete/", {}),
+]
+
+
+def fill(url: str, p, d) -> str:  # type: ignore[no-untyped-def]
+    return url.format(ws=p.workspace.public_id, app=p.app.public_id,
+                      api=d.apis["api_key"].public_id)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("url,least", PAGES)
+def test_pages(client, personas, vault_data, role, url, least):
+    user = persona_user(personas, role)
+    if user:
+        client.force_login(user)
+    response = client.get(fill(url, personas, vault_data))
+    if role == "anonymous":
+        assert response.status_code == 302 and response.url.startswith("/login/")
+    elif role == "outsider":
+        assert response.status_code == 404
+    elif RANK[role] >= RANK[least]:
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 403
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("url,data", PAGE_POSTS)
+def test_page_actions(client, personas, vault_data, role, url, data):
+    user = persona_user(personas, role)
+    if user:
+        client.force_login(user)
+    response = client.post(fill(url, personas, vault_data), data)
+    if role == "anonymous":
+        assert response.status_code == 302 and response.url.startswith("/login/")
+    elif role == "outsider":
+        assert response.status_code == 404
+    elif role == "member":
+        assert response.status_code == 403
+    else:
+        assert response.status_code == 302, response.content.decode()[:2000]
+
+
+API_WS, API_APP = "/api/v1/workspaces/{ws}/secrets/", "/api/v1/workspaces/{ws}/apps/{app}/secrets/"
+API_CA = "/api/v1/workspaces/{ws}/custom-apis/"
+
+API = [
+    ("get", API_WS, None, "member", 200),
+    ("post", API_WS, {"name": "NEW_ONE", "value": "v"}, "admin", 201),
+    ("get", API_WS + "STRIPE_API_KEY/", None, "member", 200),
+    ("put", API_WS + "STRIPE_API_KEY/", {"value": "new"}, "admin", 200),
+    ("put", API_WS + "BRAND_NEW/", {"value": "new"}, "admin", 201),
+    ("delete", API_WS + "STRIPE_API_KEY/", None, "admin", 204),
+    ("get", API_APP, None, "member", 200),
+    ("post", API_APP, {"name": "NEW_ONE", "value": "v"}, "admin", 201),
+    ("get", API_APP + "APP_ONLY_KEY/", None, "member", 200),
+    ("put", API_APP + "APP_ONLY_KEY/", {"value": "new"}, "admin", 200),
+    ("delete", API_APP + "APP_ONLY_KEY/", None, "admin", 204),
+    ("get", API_CA, None, "member", 200),
+    ("post", API_CA, {"name": "N", "auth_type": "api_key", "credential": "k"}, "admin", 201),
+    ("get", API_CA + "{api}/", None, "member", 200),
+    ("patch", API_CA + "{api}/", {"domain": "api.example.org"}, "admin", 200),
+    ("delete", API_CA + "{api}/", None, "admin", 204),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("method,url,data,least,ok", API)
+def test_api(api, personas, vault_data, role, method, url, data, least, ok):
+    client = api(persona_user(personas, role))
+    response = getattr(client, method)(fill(url, personas, vault_data), data, format="json")
+    body = response.json() if response.content else {}
+    if role == "anonymous":
+        assert response.status_code == 401
+        assert response["WWW-Authenticate"].startswith("Bearer")
+    elif role == "outsider":
+        assert response.status_code == 404
+    elif RANK[role] >= RANK[least]:
+        assert response.status_code == ok, body
+    else:
+        assert response.status_code == 403
+        assert body["code"] == "permission_denied"
+
+
+@pytest.mark.parametrize("method,url", [
+    ("get", API_WS), ("post", API_WS), ("get", API_CA), ("delete", API_CA + "{api}/")])
+def test_revoked_personal_token_is_refused(api, personas, vault_data, method, url):
+    client = api(personas.owner)
+    for token in personas.owner.access_tokens.all():
+        services.revoke_personal_token(token, actor=personas.owner)
+    response = getattr(client, method)(fill(url, personas, vault_data), {}, format="json")
+    assert response.status_code == 401
+
+
+def test_other_workspaces_objects_are_404(client, api, personas, vault_data):
+    """An owner of Acme can't reach Globex's app or Custom API through Acme's URLs."""
+    ws = personas.workspace.public_id
+    from secrets_vault import services as vault
+
+    theirs = vault.create_custom_api(personas.outsider_workspace, actor=personas.outsider,
+                                     name="Theirs", auth_type="bearer", credential="x")
+    client.force_login(personas.owner)
+    assert client.get(f"/w/{ws}/secrets/apps/{personas.outsider_app.public_id}/"
+                      ).status_code == 404
+    assert client.get(f"/w/{ws}/custom-apis/{theirs.public_id}/").status_code == 404
+    assert client.get(f"/w/{ws}/secrets/OUTSIDER_KEY/").status_code == 404
+    owner = api(personas.owner)
+    assert owner.get(f"/api/v1/workspaces/{ws}/apps/{personas.outsider_app.public_id}/secrets/"
+                     ).status_code == 404
+    assert owner.delete(f"/api/v1/workspaces/{ws}/custom-apis/{theirs.public_id}/"
+                        ).status_code == 404
+    assert owner.post(f"/api/v1/workspaces/{ws}/custom-apis/",
+                      {"name": "X", "auth_type": "bearer", "credential": "x", "scope": "app",
+                       "app": personas.outsider_app.public_id}, format="json").status_code == 400
+
+
+def test_system_secrets_are_not_reachable_as_user_secrets(client, api, personas, vault_data):
+    ws = personas.workspace.public_id
+    client.force_login(personas.owner)
+    assert client.get(f"/w/{ws}/secrets/__integration_header_1/").status_code == 404
+    owner = api(personas.owner)
+    assert owner.get(f"/api/v1/workspaces/{ws}/secrets/__integration_header_1/"
+                     ).status_code == 404
+    assert owner.put(f"/api/v1/workspaces/{ws}/secrets/__integration_header_1/",
+                     {"value": "x"}, format="json").status_code == 404
+    names = [s["name"] for s in owner.get(f"/api/v1/workspaces/{ws}/secrets/").json()]
+    assert "__integration_header_1" not in names
