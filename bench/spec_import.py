@@ -1,64 +1,78 @@
-"""Import every OpenAPI/Swagger spec in a folder and report time and memory.
+"""Import every OpenAPI/Swagger spec in a folder through the service layer, as the worker does,
+and report time and memory.
 
-Usage: python bench/spec_import.py [DIR] [--no-validate] [--in-process]
+Usage: python bench/spec_import.py [DIR] [--no-validate]
 
 DIR defaults to the shared ``specs`` folder beside the repository. Top-level ``*.json``,
-``*.yaml`` and ``*.yml`` files are single specs; a sub-folder whose spec root refers to other
-files is bundled through a local ``fetch`` (URL paths map to the folder); any other sub-folder
-(e.g. ``broken/``) is a set of single specs.
+``*.yaml`` and ``*.yml`` files are single specs, imported as pasted (``import_pasted``: read,
+sanity pass, operation list, stored) and then run as the task runs them (``run_import``:
+validation). A sub-folder whose spec root refers to other files is served by a local HTTP
+server and imported from its URL (``start_url_import`` + ``run_import``: fetch through the
+egress client, bundling, validation). Any other sub-folder (e.g. ``broken/``) is a set of
+single specs.
 
-Per spec: operation list ready (``parse_spec``), validation (``validate``) and the refs of the
-first 30 operations (``extract_operations``). Each spec runs in a forked child process so that
-"peak" is that import's own peak RSS (it includes the interpreter, ~50-70 MB); with
-``--in-process`` it is the tracemalloc peak instead (Python allocations only, 3-4x slower).
+Then, per spec: an integration is created with the first 30 operations (``create_integration``:
+the stored copy is read again and the refs of the 30 operations extracted), the refs of those
+30 operations are resolved (``extract_operations`` + ``operation_schemas``, alone), and the
+operation page (step 2) is rendered once.
+
+It runs on a throw-away SQLite database in a temporary folder. Each spec runs in a forked child
+so that "peak" is that import's own peak RSS (interpreter and Django included).
 
 Goals: list ready < 2 s for specs up to 5 MB; full import of the largest real spec < 10 s;
-13 MB deref'd spec < 60 s; refusals < 0.5 s; 30 operations' refs < 50 ms; peak < 256 MB.
+13 MB deref'd spec < 60 s; refusals < 0.5 s; 30 operations' refs < 50 ms; peak < 256 MB;
+the operation page of a 1,000-operation spec < 100 ms.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import multiprocessing
 import os
 import re
 import resource
 import sys
+import tempfile
+import threading
 import time
-import tracemalloc
-from collections.abc import Callable
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from integrations import openapi  # noqa: E402
-
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "specs"
+DEFAULT_DIR = ROOT.parent / "shared" / "specs"
 SPEC_SUFFIXES = (".json", ".yaml", ".yml")
-BENCH_ORIGIN = "https://specs.bench.invalid"
 _ROOT_MARKER = re.compile(rb'^(?:openapi|swagger)\s*:|"(?:openapi|swagger)"\s*:', re.MULTILINE)
 
 
-def local_fetch(folder: Path) -> Callable[[str], bytes]:
-    """A ``fetch`` for ``openapi.bundle`` that serves ``folder`` as ``BENCH_ORIGIN``."""
-    root = folder.resolve()
+def setup_django(tmp: Path) -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+    os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    os.environ.pop("CELERY_BROKER_URL", None)
+    import django
 
-    def fetch(url: str) -> bytes:
-        parts = urlsplit(url)
-        if f"{parts.scheme}://{parts.netloc}" != BENCH_ORIGIN:
-            raise ValueError(f"unexpected origin: {url}")
-        path = (root / unquote(parts.path).lstrip("/")).resolve()
-        if root not in path.parents:
-            raise ValueError(f"outside the folder: {url}")
-        return path.read_bytes()
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
 
-    return fetch
+    settings.LOGGING_CONFIG = None
+    import logging
+
+    logging.disable(logging.WARNING)
+    import warnings
+
+    warnings.filterwarnings("ignore", message="No directory at")
+    call_command("migrate", verbosity=0, interactive=False)
 
 
 def find_root(folder: Path) -> Path | None:
     """The shallowest file in ``folder`` that looks like a spec root and refers to others."""
+    from integrations import openapi
+
     candidates = sorted(
         (p for p in folder.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file()),
         key=lambda p: (len(p.relative_to(folder).parts), str(p)),
@@ -93,42 +107,83 @@ def collect(folder: Path) -> list[tuple[str, Path, Path | None]]:
     return jobs
 
 
-def import_one(spec: Path, bundle_dir: Path | None, validate: bool) -> dict[str, Any]:
-    """One import through openapi.py; the lead will switch this to the service layer."""
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+def serve_folder(folder: Path) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 partial(_QuietHandler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def import_one(spec: Path, bundle_url: str | None, validate: bool) -> dict[str, Any]:
+    from django.test import Client
+
+    from integrations import openapi, services
+    from integrations.models import SpecImport
+    from workspaces.models import User, Workspace
+
+    user = User.objects.get(email="bench@example.com")
+    workspace = Workspace.objects.get(name="Bench")
     result: dict[str, Any] = {"bytes": spec.stat().st_size}
     started = time.perf_counter()
     try:
-        data = spec.read_bytes()
-        if bundle_dir is not None:
-            url = BENCH_ORIGIN + "/" + spec.relative_to(bundle_dir).as_posix()
-            parsed = openapi.parse_spec(
-                data, source_url=url, fetch=local_fetch(bundle_dir), max_files=10_000
-            )
+        if bundle_url is None:
+            spec_import = services.import_pasted(workspace, actor=user, text=spec.read_bytes())
+            result["parse_s"] = time.perf_counter() - started
         else:
-            parsed = openapi.parse_spec(data)
-    except openapi.SpecError as exc:
+            spec_import = services.start_url_import(workspace, actor=user, url=bundle_url)
+    except services.IntegrationError as exc:
         result.update(refused=f"{exc.code}: {exc.message}", parse_s=time.perf_counter() - started)
         return result
-    result["parse_s"] = time.perf_counter() - started
-    result["ops"] = len(parsed.operations)
-    result["spec"] = parsed.info.spec_label
-    if validate:
-        t0 = time.perf_counter()
-        findings = openapi.validate(parsed.doc)
-        result["validate_s"] = time.perf_counter() - t0
-        result["warnings"] = len(findings)
     t0 = time.perf_counter()
-    sub = openapi.extract_operations(parsed.doc, [op.key for op in parsed.operations[:30]])
-    for key in sub[openapi.EXTRACT_KEY]["operations"]:
-        openapi.operation_schemas(sub, key)
-    result["extract_ms"] = (time.perf_counter() - t0) * 1000
+    services.run_import(spec_import.pk)
+    spec_import = SpecImport.objects.get(pk=spec_import.pk)
+    if bundle_url is not None:
+        result["parse_s"] = time.perf_counter() - t0
+    else:
+        result["validate_s"] = time.perf_counter() - t0
+    if spec_import.status != SpecImport.Status.READY:
+        result.update(refused=f"{spec_import.error_code}: {spec_import.error_message}")
+        return result
+    result["ops"] = len(spec_import.operations)
+    result["spec"] = spec_import.spec_version
+    result["warnings"] = len(spec_import.warnings)
+    keys = [op["key"] for op in spec_import.operations[:30]]
+    if keys:
+        doc = services.load_stored_doc(spec_import)
+        gc.collect()  # not a collection of the big document inside the measurement
+        t0 = time.perf_counter()
+        sub = openapi.extract_operations(doc, keys)
+        for key in keys:
+            openapi.operation_schemas(sub, key)
+        result["extract_ms"] = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        services.create_integration(workspace, actor=user, spec_import=spec_import,
+                                    slug=f"bench-{spec_import.pk}", name="Bench",
+                                    base_url="https://api.example.com", operation_keys=keys)
+        result["create_s"] = time.perf_counter() - t0
+        client = Client()
+        client.force_login(user)
+        url = f"/w/{workspace.public_id}/integrations/imports/{spec_import.public_id}/operations/"
+        client.get(url)
+        t0 = time.perf_counter()
+        response = client.get(url)
+        result["page_ms"] = (time.perf_counter() - t0) * 1000
+        assert response.status_code == 200, response.status_code
     result["total_s"] = time.perf_counter() - started
     return result
 
 
-def _child(conn: Any, spec: Path, bundle_dir: Path | None, validate: bool) -> None:
+def _child(conn: Any, spec: Path, bundle_url: str | None, validate: bool) -> None:
+    from django.db import connections
+
+    connections.close_all()
     try:
-        result = import_one(spec, bundle_dir, validate)
+        result = import_one(spec, bundle_url, validate)
     except Exception as exc:  # report, do not hang the parent
         result = {"crash": f"{type(exc).__name__}: {str(exc)[:200]}"}
     # ru_maxrss is in KiB on Linux
@@ -137,10 +192,13 @@ def _child(conn: Any, spec: Path, bundle_dir: Path | None, validate: bool) -> No
     conn.close()
 
 
-def run_forked(spec: Path, bundle_dir: Path | None, validate: bool) -> dict[str, Any]:
+def run_forked(spec: Path, bundle_url: str | None, validate: bool) -> dict[str, Any]:
+    from django.db import connections
+
+    connections.close_all()
     ctx = multiprocessing.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_child, args=(child, spec, bundle_dir, validate))
+    process = ctx.Process(target=_child, args=(child, spec, bundle_url, validate))
     process.start()
     child.close()
     result = parent.recv()
@@ -148,60 +206,71 @@ def run_forked(spec: Path, bundle_dir: Path | None, validate: bool) -> dict[str,
     return result
 
 
-def run_in_process(spec: Path, bundle_dir: Path | None, validate: bool) -> dict[str, Any]:
-    tracemalloc.start()
-    try:
-        result = import_one(spec, bundle_dir, validate)
-        result["peak_mb"] = tracemalloc.get_traced_memory()[1] / 1048576
-    finally:
-        tracemalloc.stop()
-    return result
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_DIR)
-    parser.add_argument("--no-validate", action="store_true", help="skip validate()")
-    parser.add_argument("--in-process", action="store_true", help="tracemalloc, no fork")
+    parser.add_argument("--no-validate", action="store_true", help="skip validation")
     args = parser.parse_args(argv)
     if not args.folder.is_dir():
         print(f"not a folder: {args.folder}", file=sys.stderr)
         return 2
-    run = run_in_process if args.in_process or os.name != "posix" else run_forked
-    validate = not args.no_validate
-    # warm the imports (jsonschema, openapi-spec-validator) once, outside the measurements
-    openapi.validate({"openapi": "3.0.0", "info": {"title": "t", "version": "1"}, "paths": {}})
+    if os.name != "posix":
+        print("needs fork (POSIX)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        setup_django(Path(tmp))
+        from django.conf import settings
 
-    print(
-        f"{'spec':48} {'MB':>6} {'ops':>5} {'warn':>4} {'list s':>7} {'valid s':>7} "
-        f"{'30 ops ms':>9} {'total s':>7} {'peak MB':>7}"
-    )
-    slowest: tuple[float, str] = (0.0, "")
-    refused = crashed = 0
-    for name, spec, bundle_dir in collect(args.folder):
-        r = run(spec, bundle_dir, validate)
-        size = r.get("bytes", 0) / 1048576
-        if "crash" in r:
-            crashed += 1
-            print(f"{name:48} {size:6.2f} CRASH {r['crash']}")
-            continue
-        if "refused" in r:
-            refused += 1
-            print(
-                f"{name:48} {size:6.2f} {'-':>5} {'-':>4} {r['parse_s']:7.3f} {'':>7} {'':>9} "
-                f"{r['parse_s']:7.3f} {r['peak_mb']:7.0f}  refused {r['refused'][:110]}"
-            )
-            continue
-        total = r["total_s"]
-        slowest = max(slowest, (total, name))
-        print(
-            f"{name:48} {size:6.2f} {r['ops']:5d} {r.get('warnings', '-'):>4} "
-            f"{r['parse_s']:7.3f} {r.get('validate_s', 0):7.3f} {r['extract_ms']:9.1f} "
-            f"{total:7.3f} {r['peak_mb']:7.0f}"
-        )
-    print(
-        f"summary: slowest {slowest[1]} ({slowest[0]:.2f} s); {refused} refused, {crashed} crashed"
-    )
+        from integrations import openapi, services
+        from workspaces import services as ws_services
+        from workspaces.models import User
+
+        user = User.objects.create_user("bench@example.com", "bench-password-1")
+        ws_services.create_workspace(actor=user, name="Bench", plan="builder")
+        services._schedule_import = lambda spec_import: None  # the bench is the worker
+        if args.no_validate:
+            services._findings = lambda doc: []
+        settings.INTEGRATIONS_BUNDLE_MAX_FILES = 10_000
+        # warm the imports (jsonschema, openapi-spec-validator) once, outside the measurements
+        openapi.validate({"openapi": "3.0.0", "info": {"title": "t", "version": "1"},
+                          "paths": {}})
+        jobs = collect(args.folder)
+        servers: dict[Path, ThreadingHTTPServer] = {}
+        print(f"{'spec':44} {'MB':>6} {'ops':>5} {'warn':>4} {'list s':>7} {'valid s':>7} "
+              f"{'30 ops ms':>9} {'create s':>8} {'page ms':>7} {'total s':>7} {'peak MB':>7}")
+        slowest: tuple[float, str] = (0.0, "")
+        refused = crashed = 0
+        for name, spec, bundle_dir in jobs:
+            url = None
+            if bundle_dir is not None:
+                server = servers.get(bundle_dir) or serve_folder(bundle_dir)
+                servers[bundle_dir] = server
+                port = server.server_address[1]
+                settings.EGRESS_ALLOW_CIDRS = ["127.0.0.0/8"]
+                settings.EGRESS_ALLOWED_PORTS = [80, 443, port]
+                url = f"http://127.0.0.1:{port}/{spec.relative_to(bundle_dir).as_posix()}"
+            r = run_forked(spec, url, not args.no_validate)
+            size = r.get("bytes", 0) / 1048576
+            if "crash" in r:
+                crashed += 1
+                print(f"{name:44} {size:6.2f} CRASH {r['crash']}")
+                continue
+            if "refused" in r:
+                refused += 1
+                print(f"{name:44} {size:6.2f} {'-':>5} {'-':>4} {r.get('parse_s', 0):7.3f} "
+                      f"{'':>7} {'':>9} {'':>8} {'':>7} {r.get('parse_s', 0):7.3f} "
+                      f"{r['peak_mb']:7.0f}  refused {r['refused'][:100]}")
+                continue
+            total = r["total_s"]
+            slowest = max(slowest, (total, name))
+            print(f"{name:44} {size:6.2f} {r['ops']:5d} {r.get('warnings', '-'):>4} "
+                  f"{r['parse_s']:7.3f} {r.get('validate_s', 0):7.3f} "
+                  f"{r.get('extract_ms', 0):9.1f} {r.get('create_s', 0):8.3f} "
+                  f"{r.get('page_ms', 0):7.1f} {total:7.3f} {r['peak_mb']:7.0f}")
+        for server in servers.values():
+            server.shutdown()
+        print(f"summary: slowest {slowest[1]} ({slowest[0]:.2f} s); {refused} refused, "
+              f"{crashed} crashed")
     return 1 if crashed else 0
 
 

@@ -52,6 +52,12 @@ class SpecImport(models.Model):
     warnings = models.JSONField(default=list, blank=True,
                                 help_text="Validator findings: [{message, location}]")
     default_base_url = models.CharField(max_length=2000, blank=True)
+    stage = models.CharField(max_length=20, blank=True,
+                             help_text="What the worker is doing now (fetching, reading, ...).")
+    size_bytes = models.PositiveIntegerField(default=0, help_text="Size of the stored copy.")
+    diff = models.JSONField(default=dict, blank=True,
+                            help_text="Refresh/check: operations added, removed, changed and "
+                                      "the selected ones affected, against `diff.base_spec`.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
                                    null=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

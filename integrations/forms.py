@@ -1,0 +1,112 @@
+"""Forms of the integration wizard. Rules live in services; these only shape input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.http import QueryDict
+
+from . import openapi, services
+
+
+class SpecSourceForm(forms.Form):
+    """Step 1: a URL, or pasted JSON/YAML (or an uploaded file, for big specs)."""
+
+    source = forms.ChoiceField(choices=[("url", "From URL"), ("paste", "Paste JSON or YAML")],
+                               initial="url", widget=forms.RadioSelect)
+    url = forms.CharField(label="OpenAPI specification URL", required=False, max_length=2000,
+                          widget=forms.URLInput(attrs={
+                              "placeholder": "https://api.example.com/openapi.json",
+                              "autocomplete": "off"}))
+    spec = forms.CharField(label="Specification (JSON or YAML)", required=False, strip=False,
+                           widget=forms.Textarea(attrs={"rows": 16, "spellcheck": "false",
+                                                        "class": "code"}))
+    spec_file = forms.FileField(label="…or upload a file", required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        source = data.get("source")
+        if source == "url" and not (data.get("url") or "").strip():
+            self.add_error("url", "Enter the URL of the spec.")
+        if source == "paste" and not data.get("spec_file") and not (data.get("spec") or "").strip():
+            self.add_error("spec", "Paste the spec, or choose a file.")
+        upload = data.get("spec_file")
+        if upload is not None and upload.size > openapi.MAX_SPEC_BYTES:
+            self.add_error("spec_file", f"The file is too large; the limit is "
+                                        f"{openapi.MAX_SPEC_BYTES // 1048576} MiB.")
+        return data
+
+
+class ConfigureForm(forms.Form):
+    """Step 3: details. Headers come as rows (see ``header_rows``)."""
+
+    slug = forms.CharField(max_length=services.SLUG_MAX,
+                           help_text="Lower-case letters, digits and hyphens; apps call the "
+                                     "integration by it, e.g. my-api.",
+                           widget=forms.TextInput(attrs={"pattern": "[a-z0-9][a-z0-9-]*",
+                                                         "autocomplete": "off"}))
+    name = forms.CharField(max_length=services.MAX_NAME,
+                           help_text="Shown in the workspace's integrations list.")
+    description = forms.CharField(required=False, max_length=services.MAX_DESCRIPTION,
+                                  widget=forms.Textarea(attrs={"rows": 3}),
+                                  help_text="What it does, so teammates know when to use it.")
+    base_url = forms.CharField(label="Base URL", max_length=2000,
+                               widget=forms.URLInput(attrs={"autocomplete": "off"}),
+                               help_text="Every call goes to this URL + the operation's path.")
+
+    def add_service_error(self, exc: services.IntegrationError) -> None:
+        name = exc.field if exc.field in self.fields else None
+        self.add_error(name, exc.message)
+
+
+@dataclass
+class HeaderRow:
+    """One header row as the page shows it. A kept sensitive row has ``keep`` set and never a
+    value; ``value`` is only ever filled for non-sensitive headers."""
+
+    name: str
+    value: str = ""
+    keep: bool = False
+    sensitive: bool = False
+    retype: bool = False  # a sensitive value the user typed that was not kept after an error
+
+
+def header_rows_from_post(data: QueryDict) -> list[HeaderRow]:
+    names = data.getlist("header_name")
+    values = data.getlist("header_value")
+    keeps = data.getlist("header_keep")
+    rows = []
+    for i, name in enumerate(names):
+        value = values[i] if i < len(values) else ""
+        keep = (keeps[i] if i < len(keeps) else "") == "1"
+        if not name.strip() and not value:
+            continue  # an empty row the user added and left
+        rows.append(HeaderRow(name=name.strip(), value=value, keep=keep,
+                              sensitive=services.is_sensitive_header(name)))
+    return rows
+
+
+def header_inputs(rows: list[HeaderRow]) -> list[services.HeaderInput]:
+    """Kept rows (no value sent) keep the stored value; others carry what was typed."""
+    return [services.HeaderInput(r.name, None if r.keep and r.sensitive and not r.value
+                                 else r.value) for r in rows]
+
+
+def rows_for_redisplay(rows: list[HeaderRow]) -> list[HeaderRow]:
+    """After a failed save: keep names and plain values, never a sensitive value."""
+    out = []
+    for r in rows:
+        if r.sensitive and not r.keep:
+            out.append(HeaderRow(name=r.name, sensitive=True, retype=bool(r.value)))
+        elif r.sensitive:
+            out.append(HeaderRow(name=r.name, keep=True, sensitive=True))
+        else:
+            out.append(HeaderRow(name=r.name, value=r.value, keep=r.keep))
+    return out
+
+
+def rows_from_integration(integration: Any) -> list[HeaderRow]:
+    return [HeaderRow(name=h.name, value="" if h.sensitive else h.value, keep=True,
+                      sensitive=h.sensitive) for h in integration.headers.all()]

@@ -1,0 +1,427 @@
+"""Dashboard pages of workspace integrations: list, three-step wizard (spec, operations,
+configure), details, edit, refresh from URL, delete. Thin: rules live in services.py."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.http import require_POST
+
+from workspaces import plans
+from workspaces.access import get_workspace_for, get_workspace_object
+from workspaces.models import Membership
+
+from . import services
+from .forms import (
+    ConfigureForm,
+    HeaderRow,
+    SpecSourceForm,
+    header_inputs,
+    header_rows_from_post,
+    rows_for_redisplay,
+    rows_from_integration,
+)
+from .models import IntegrationHeader, SpecImport, WorkspaceIntegration
+
+MANAGE = "manage_integrations"
+NEW_SELECTION = "integrations:new:{}"
+EDIT_SELECTION = "integrations:edit:{}"
+
+
+def _plan_page(request: HttpRequest, membership: Membership, message: str) -> HttpResponse:
+    return render(request, "integrations/plan_required.html", {
+        "workspace": membership.workspace, "membership": membership, "plan_message": message,
+    }, status=403)
+
+
+def plan_gated(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Outsiders 404 and missing roles 403 happen in the view; a workspace whose plan does not
+    include integrations gets an explanation page (403)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, workspace_id: str, *args: Any, **kwargs: Any
+                ) -> HttpResponse:
+        try:
+            return view(request, workspace_id, *args, **kwargs)
+        except plans.PlanRequired as exc:
+            membership = get_workspace_for(request.user, workspace_id)
+            return _plan_page(request, membership, exc.message)
+
+    return login_required(wrapper)
+
+
+def _membership(request: HttpRequest, workspace_id: str, action: str = "view") -> Membership:
+    m = get_workspace_for(request.user, workspace_id, action)
+    plans.require(m.workspace, services.FEATURE)
+    return m
+
+
+def _integration(request: HttpRequest, workspace_id: str, integration_id: str,
+                 action: str = "view") -> tuple[WorkspaceIntegration, Membership]:
+    integration, m = get_workspace_object(
+        request.user, workspace_id, WorkspaceIntegration.objects.select_related("workspace"),
+        action, public_id=integration_id)
+    plans.require(m.workspace, services.FEATURE)
+    return integration, m
+
+
+def _spec_import(request: HttpRequest, workspace_id: str, import_id: str,
+                 ) -> tuple[SpecImport, Membership]:
+    spec_import, m = get_workspace_object(
+        request.user, workspace_id, SpecImport.objects.defer("raw_text"), MANAGE,
+        public_id=import_id)
+    plans.require(m.workspace, services.FEATURE)
+    return spec_import, m
+
+
+def _ctx(m: Membership, **extra: Any) -> dict[str, Any]:
+    return {"workspace": m.workspace, "membership": m, "can_manage": m.has_role("admin"),
+            **extra}
+
+
+# --- list and details ---------------------------------------------------------------------------
+
+
+@login_required
+def integration_list(request: HttpRequest, workspace_id: str) -> HttpResponse:
+    m = get_workspace_for(request.user, workspace_id)
+    integrations = (WorkspaceIntegration.objects.filter(workspace=m.workspace)
+                    .only("public_id", "slug", "name", "description", "base_url",
+                          "selected_keys", "last_used_at", "notice", "workspace_id")
+                    .order_by("name"))
+    context = _ctx(m, integrations=integrations)
+    if not plans.allows(m.workspace, services.FEATURE):
+        try:
+            plans.require(m.workspace, services.FEATURE)
+        except plans.PlanRequired as exc:
+            context["plan_message"] = exc.message
+        return render(request, "integrations/list.html", context, status=403)
+    return render(request, "integrations/list.html", context)
+
+
+@plan_gated
+def integration_detail(request: HttpRequest, workspace_id: str,
+                       integration_id: str) -> HttpResponse:
+    integration, m = _integration(request, workspace_id, integration_id)
+    spec = SpecImport.objects.defer("raw_text").get(pk=integration.spec_id)
+    headers = list(IntegrationHeader.objects.filter(integration=integration))
+    return render(request, "integrations/detail.html", _ctx(
+        m, integration=integration, spec=spec, headers=headers,
+        spec_operation_count=len(spec.operations or []),
+        operations=services.operation_views(integration),
+        callers=services.recent_callers(integration),
+        callers_days=services.RECENT_CALLERS_DAYS))
+
+
+# --- step 1: the spec ---------------------------------------------------------------------------
+
+
+@plan_gated
+def integration_new(request: HttpRequest, workspace_id: str) -> HttpResponse:
+    m = _membership(request, workspace_id, MANAGE)
+    initial = {"source": request.GET.get("source", "url"), "url": request.GET.get("url", "")}
+    form = SpecSourceForm(request.POST or None, request.FILES or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["source"] == "url":
+                spec_import = services.start_url_import(m.workspace, actor=request.user,
+                                                        url=data["url"])
+            else:
+                upload = data.get("spec_file")
+                text: str | bytes = upload.read() if upload else data["spec"]
+                spec_import = services.import_pasted(m.workspace, actor=request.user, text=text)
+        except services.IntegrationError as exc:
+            field = {"url": "url", "spec": "spec"}.get(exc.field or "", None)
+            if field == "spec" and data.get("spec_file") and not data.get("spec"):
+                field = "spec_file"
+            form.add_error(field, exc.message)
+        else:
+            return redirect("integration-import", workspace_id=workspace_id,
+                            import_id=spec_import.public_id)
+    return render(request, "integrations/new.html", _ctx(m, form=form, step=1))
+
+
+def _status_payload(request: HttpRequest, spec_import: SpecImport) -> dict[str, Any]:
+    done = spec_import.status in (SpecImport.Status.READY, SpecImport.Status.FAILED)
+    return {
+        "id": spec_import.public_id,
+        "status": spec_import.status,
+        "stage": spec_import.stage,
+        "label": (services.STAGES.get(spec_import.stage)
+                  or spec_import.get_status_display()),
+        "done": done,
+        "error": spec_import.error_message if spec_import.status == "failed" else "",
+        "operation_count": len(spec_import.operations or []) if done else None,
+    }
+
+
+@plan_gated
+def import_detail(request: HttpRequest, workspace_id: str, import_id: str) -> HttpResponse:
+    spec_import, m = _spec_import(request, workspace_id, import_id)
+    integration = None
+    if spec_import.integration_id:
+        integration = WorkspaceIntegration.objects.filter(pk=spec_import.integration_id).first()
+    diff = spec_import.diff or {}
+    selected = set(integration.selected_keys) if integration else set()
+    context = _ctx(
+        m, spec_import=spec_import, integration=integration, step=1,
+        status=_status_payload(request, spec_import),
+        operation_count=len(spec_import.operations or []),
+        status_url=reverse("integration-import-status", args=[workspace_id, import_id]),
+        diff=diff,
+        diff_removed_selected=[k for k in diff.get("removed", []) if k in selected],
+        diff_changed_selected=[k for k in diff.get("changed", []) if k in selected],
+        is_current=bool(integration and integration.spec_id == spec_import.pk),
+    )
+    return render(request, "integrations/import.html", context)
+
+
+@login_required
+def import_status(request: HttpRequest, workspace_id: str, import_id: str) -> JsonResponse:
+    spec_import, _m = get_workspace_object(
+        request.user, workspace_id, SpecImport.objects.defer("raw_text"), MANAGE,
+        public_id=import_id)
+    return JsonResponse(_status_payload(request, spec_import))
+
+
+# --- step 2: operations -------------------------------------------------------------------------
+
+
+def operation_rows_html(operations: list[dict[str, Any]], checked: set[str]) -> SafeString:
+    """The rows of the operation table, built here rather than in a template loop: the page for
+    a 1,000-operation spec has to render in well under 100 ms."""
+    parts = []
+    for i, op in enumerate(operations):
+        key = op["key"]
+        tags = ", ".join(op.get("tags") or [])
+        search = " ".join((op["method"], op["path"], op.get("operation_id") or "",
+                           op.get("summary") or "", tags)).lower()
+        parts.append(
+            '<tr data-search="{s}"><td><input type="checkbox" name="op" value="{k}" id="op-{i}"'
+            '{c}></td><td><label for="op-{i}" class="method m-{m}">{M}</label></td>'
+            '<td><code>{p}</code>{d}</td><td>{o}</td><td>{su}</td><td>{t}</td></tr>'.format(
+                s=escape(search), k=escape(key), i=i, c=" checked" if key in checked else "",
+                m=escape(op["method"]), M=escape(op["method"].upper()), p=escape(op["path"]),
+                d=' <span class="badge">deprecated</span>' if op.get("deprecated") else "",
+                o=escape(op.get("operation_id") or ""), su=escape(op.get("summary") or ""),
+                t=escape(tags)))
+    return mark_safe("".join(parts))  # noqa: S308 - every value is escaped above
+
+
+def _operations_page(request: HttpRequest, m: Membership, spec_import: SpecImport,
+                     checked: list[str], **extra: Any) -> HttpResponse:
+    operations = services.operations_of(spec_import)
+    return render(request, "integrations/operations.html", _ctx(
+        m, spec_import=spec_import, step=2, operation_count=len(operations),
+        rows=operation_rows_html(operations, set(checked)), checked_count=len(checked),
+        max_operations=services.max_operations(m.workspace), **extra))
+
+
+def _save_selection(request: HttpRequest, m: Membership, spec_import: SpecImport
+                    ) -> list[str]:
+    return services.clean_operation_keys(
+        m.workspace, request.POST.getlist("op"),
+        (op["key"] for op in services.operations_of(spec_import)))
+
+
+@plan_gated
+def new_operations(request: HttpRequest, workspace_id: str, import_id: str) -> HttpResponse:
+    spec_import, m = _spec_import(request, workspace_id, import_id)
+    if spec_import.status != SpecImport.Status.READY or spec_import.purpose != "create":
+        return redirect("integration-import", workspace_id=workspace_id, import_id=import_id)
+    key = NEW_SELECTION.format(spec_import.public_id)
+    checked = request.session.get(key, [])
+    if request.method == "POST":
+        try:
+            request.session[key] = _save_selection(request, m, spec_import)
+        except services.IntegrationError as exc:
+            return _operations_page(request, m, spec_import, request.POST.getlist("op"),
+                                    error=exc.message)
+        return redirect("integration-new-configure", workspace_id=workspace_id,
+                        import_id=import_id)
+    return _operations_page(request, m, spec_import, checked)
+
+
+# --- step 3: configure --------------------------------------------------------------------------
+
+
+def _selected_rows(spec_import: SpecImport, keys: list[str]) -> list[dict[str, Any]]:
+    by_key = {op["key"]: op for op in services.operations_of(spec_import)}
+    return [by_key.get(k, {"key": k, "method": k.partition(":")[0],
+                           "path": k.partition(":")[2]}) for k in keys]
+
+
+def _configure_page(request: HttpRequest, m: Membership, form: ConfigureForm,
+                    rows: list[HeaderRow], selected: list[dict[str, Any]], **extra: Any
+                    ) -> HttpResponse:
+    if not rows or rows[-1].name:
+        rows = [*rows, HeaderRow(name="")]  # a blank row to fill (works without JavaScript)
+    return render(request, "integrations/configure.html", _ctx(
+        m, form=form, header_rows=rows, selected=selected, step=3, **extra))
+
+
+@plan_gated
+def new_configure(request: HttpRequest, workspace_id: str, import_id: str) -> HttpResponse:
+    spec_import, m = _spec_import(request, workspace_id, import_id)
+    if spec_import.status != SpecImport.Status.READY or spec_import.purpose != "create":
+        return redirect("integration-import", workspace_id=workspace_id, import_id=import_id)
+    key = NEW_SELECTION.format(spec_import.public_id)
+    keys = request.session.get(key) or []
+    if not keys:
+        messages.warning(request, "Select the operations to expose first.")
+        return redirect("integration-new-operations", workspace_id=workspace_id,
+                        import_id=import_id)
+    selected = _selected_rows(spec_import, keys)
+    extra = {"spec_import": spec_import, "operations_url": reverse(
+        "integration-new-operations", args=[workspace_id, import_id])}
+    if request.method != "POST":
+        form = ConfigureForm(initial={
+            "name": spec_import.title[:services.MAX_NAME],
+            "slug": services.suggest_slug(m.workspace, spec_import.title),
+            "base_url": spec_import.default_base_url})
+        return _configure_page(request, m, form, [], selected, **extra)
+    form = ConfigureForm(request.POST)
+    rows = header_rows_from_post(request.POST)
+    if form.is_valid():
+        try:
+            integration = services.create_integration(
+                m.workspace, actor=request.user, spec_import=spec_import,
+                operation_keys=keys, headers=header_inputs(rows), **form.cleaned_data)
+        except services.IntegrationError as exc:
+            form.add_service_error(exc)
+        else:
+            request.session.pop(key, None)
+            messages.success(request, f"Integration “{integration.name}” created.")
+            return redirect("integration-detail", workspace_id=workspace_id,
+                            integration_id=integration.public_id)
+    return _configure_page(request, m, form, rows_for_redisplay(rows), selected, **extra)
+
+
+# --- edit ---------------------------------------------------------------------------------------
+
+
+def _edit_selection(request: HttpRequest, integration: WorkspaceIntegration) -> list[str] | None:
+    saved = request.session.get(EDIT_SELECTION.format(integration.public_id))
+    if isinstance(saved, dict) and saved.get("version") == integration.config_version:
+        return list(saved.get("keys") or [])
+    return None
+
+
+@plan_gated
+def integration_edit(request: HttpRequest, workspace_id: str, integration_id: str
+                     ) -> HttpResponse:
+    integration, m = _integration(request, workspace_id, integration_id, MANAGE)
+    spec = SpecImport.objects.defer("raw_text").get(pk=integration.spec_id)
+    pending = _edit_selection(request, integration)
+    keys = pending if pending is not None else integration.selected_keys
+    extra = {"integration": integration, "spec_import": spec,
+             "selection_pending": pending is not None and pending != integration.selected_keys,
+             "operations_url": reverse("integration-edit-operations",
+                                       args=[workspace_id, integration_id]),
+             "unloadable": services.unloadable_headers(integration)}
+    selected = _selected_rows(spec, keys)
+    if request.method != "POST":
+        form = ConfigureForm(initial={"slug": integration.slug, "name": integration.name,
+                                      "description": integration.description,
+                                      "base_url": integration.base_url})
+        return _configure_page(request, m, form, rows_from_integration(integration), selected,
+                               **extra)
+    form = ConfigureForm(request.POST)
+    rows = header_rows_from_post(request.POST)
+    if form.is_valid():
+        try:
+            services.update_integration(
+                integration, actor=request.user, operation_keys=keys,
+                headers=header_inputs(rows), **form.cleaned_data)
+        except services.IntegrationError as exc:
+            form.add_service_error(exc)
+        else:
+            request.session.pop(EDIT_SELECTION.format(integration.public_id), None)
+            messages.success(request, f"Integration “{form.cleaned_data['name']}” saved.")
+            return redirect("integration-detail", workspace_id=workspace_id,
+                            integration_id=integration_id)
+    return _configure_page(request, m, form, rows_for_redisplay(rows), selected, **extra)
+
+
+@plan_gated
+def integration_edit_operations(request: HttpRequest, workspace_id: str, integration_id: str
+                                ) -> HttpResponse:
+    integration, m = _integration(request, workspace_id, integration_id, MANAGE)
+    spec = SpecImport.objects.defer("raw_text").get(pk=integration.spec_id)
+    pending = _edit_selection(request, integration)
+    checked = pending if pending is not None else integration.selected_keys
+    extra = {"integration": integration}
+    if request.method == "POST":
+        try:
+            keys = _save_selection(request, m, spec)
+        except services.IntegrationError as exc:
+            return _operations_page(request, m, spec, request.POST.getlist("op"),
+                                    error=exc.message, **extra)
+        request.session[EDIT_SELECTION.format(integration.public_id)] = {
+            "keys": keys, "version": integration.config_version}
+        return redirect("integration-edit", workspace_id=workspace_id,
+                        integration_id=integration_id)
+    return _operations_page(request, m, spec, checked, **extra)
+
+
+# --- refresh and delete -------------------------------------------------------------------------
+
+
+@plan_gated
+@require_POST
+def integration_refresh(request: HttpRequest, workspace_id: str, integration_id: str
+                        ) -> HttpResponse:
+    integration, m = _integration(request, workspace_id, integration_id, MANAGE)
+    try:
+        spec_import = services.start_refresh(integration, actor=request.user)
+    except services.IntegrationError as exc:
+        messages.error(request, exc.message)
+        return redirect("integration-detail", workspace_id=workspace_id,
+                        integration_id=integration_id)
+    return redirect("integration-import", workspace_id=workspace_id,
+                    import_id=spec_import.public_id)
+
+
+@plan_gated
+@require_POST
+def integration_refresh_apply(request: HttpRequest, workspace_id: str, integration_id: str,
+                              import_id: str) -> HttpResponse:
+    integration, m = _integration(request, workspace_id, integration_id, MANAGE)
+    spec_import, _ = _spec_import(request, workspace_id, import_id)
+    try:
+        _integration_after, dropped = services.apply_refresh(integration, spec_import,
+                                                             actor=request.user)
+    except services.IntegrationError as exc:
+        messages.error(request, exc.message)
+        return redirect("integration-import", workspace_id=workspace_id, import_id=import_id)
+    text = "The refreshed spec is now in use."
+    if dropped:
+        text += " Removed from the selection (no longer in the spec): " + ", ".join(dropped)
+    messages.success(request, text)
+    return redirect("integration-detail", workspace_id=workspace_id,
+                    integration_id=integration_id)
+
+
+@login_required
+def integration_delete(request: HttpRequest, workspace_id: str, integration_id: str
+                       ) -> HttpResponse:
+    # No plan check: a workspace that left the Builder plan can still remove its integrations.
+    integration, m = get_workspace_object(request.user, workspace_id, WorkspaceIntegration,
+                                          MANAGE, public_id=integration_id)
+    if request.method == "POST":
+        services.delete_integration(integration, actor=request.user)
+        messages.success(request, f"Integration “{integration.name}” deleted.")
+        return redirect("integrations", workspace_id=workspace_id)
+    return render(request, "integrations/delete.html", _ctx(
+        m, integration=integration, callers=services.recent_callers(integration),
+        callers_days=services.RECENT_CALLERS_DAYS))
