@@ -1,0 +1,355 @@
+"""The proxy's hot-path view of an integration: looked up with one small query per call, the
+rest (parsed operations, compiled validators, resolved headers) cached in this process.
+
+Cache key: ``(integration id, config_version, updated_at)``. ``integrations.services`` bumps
+``config_version`` (and ``updated_at``) on every edit inside the edit's transaction, and the
+per-call lookup reads both from the database, so an edit is seen by every process on the very
+next call: no cross-process invalidation is needed. ``updated_at`` also covers saves that do
+not bump the version (the Django admin). Entries additionally expire after
+``PROXY_CONFIG_CACHE_SECONDS`` (a bound on anything changed behind the integration's back).
+
+The cache is process-local on purpose: it holds resolved header values (secrets), which must
+never be written to a shared cache such as Redis.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from . import openapi
+from .models import WorkspaceIntegration
+
+_TEMPLATE_VAR = re.compile(r"\{([^{}/]+)\}")
+# Characters kept as-is in the static parts of a path template (RFC 3986 pchar + "/" + "%").
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+_MAX_ENTRIES = 512
+
+
+@dataclass(frozen=True)
+class IntegrationRef:
+    """What the per-call query returns: enough to find (or build) the cached config."""
+
+    id: int
+    public_id: str
+    slug: str
+    config_version: int
+    updated_at: datetime
+    last_used_at: datetime | None
+
+    @property
+    def cache_key(self) -> tuple[int, int, float]:
+        return (self.id, self.config_version, self.updated_at.timestamp())
+
+
+@dataclass
+class ParamRule:
+    name: str
+    required: bool
+    schema: Any  # the raw schema (refs kept), used for coercion hints
+    validator: Any  # jsonschema validator with refs resolvable against the stored sub-document
+    coerce_to: str | None  # "integer" / "number" / "boolean" / "string" / None
+    item_type: str | None  # for arrays: the item type, for coercion
+
+
+@dataclass
+class BodyRule:
+    content_type: str | None
+    required: bool
+    validator: Any | None
+
+
+@dataclass
+class OperationPlan:
+    key: str  # "get:/pets/{petId}"
+    method: str  # upper case
+    path: str  # the template as stored
+    segments: list[tuple[str, str | None]]  # (encoded static text, var name or None)
+    template_vars: list[str]
+    path_params: dict[str, ParamRule]
+    query_params: dict[str, ParamRule]
+    body: BodyRule | None
+
+
+@dataclass
+class IntegrationConfig:
+    ref: IntegrationRef
+    workspace_id: int
+    base_url: str  # scheme://host[:port][/base path], no trailing slash, no query
+    base_query: str  # a query string the base URL carried ("" usually)
+    headers: dict[str, str]  # configured headers, sensitive values resolved (process memory only)
+    header_names: frozenset[str]  # lower-case
+    sensitive_names: frozenset[str]  # lower-case names the integration marks sensitive
+    selected: frozenset[str]
+    operation_ids: dict[str, str]  # legacy operationId -> key (unique ones only)
+    operations_doc: dict[str, Any]
+    built_at: float
+    _plans: dict[str, OperationPlan] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def plan(self, key: str) -> OperationPlan:
+        plan = self._plans.get(key)
+        if plan is None:
+            with self._lock:
+                plan = self._plans.get(key)
+                if plan is None:
+                    plan = build_plan(self.operations_doc, key)
+                    self._plans[key] = plan
+        return plan
+
+
+# --------------------------------------------------------------------------- per-call lookup
+
+
+_LOOKUP_FIELDS = ("id", "public_id", "slug", "config_version", "updated_at", "last_used_at")
+
+
+@lru_cache(maxsize=1)
+def _lookup_sql() -> str:
+    opts = WorkspaceIntegration._meta
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(opts.get_field(name).column) for name in _LOOKUP_FIELDS)
+    workspace, slug = (qn(opts.get_field(n).column) for n in ("workspace", "slug"))
+    # only quoted identifiers from the model's meta are interpolated; values are parameters
+    return (f"SELECT {columns} FROM {qn(opts.db_table)} "  # noqa: S608
+            f"WHERE {workspace} = %s AND {slug} = %s")
+
+
+def _aware(value: Any) -> datetime | None:
+    """A timestamp from a raw cursor: PostgreSQL gives aware datetimes, SQLite naive UTC ones
+    (or text)."""
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, UTC)
+    return parsed
+
+
+def lookup(workspace_id: int, slug: str) -> IntegrationRef | None:
+    """One query (raw SQL: this runs on every proxied call, and the ORM's query building costs
+    more than the query itself): the integration with this slug in the workspace, or None."""
+    with connection.cursor() as cursor:
+        cursor.execute(_lookup_sql(), [workspace_id, slug])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, public_id, slug, version, updated_at, last_used_at = row
+    updated = _aware(updated_at)
+    assert updated is not None
+    return IntegrationRef(pk, public_id, slug, version, updated, _aware(last_used_at))
+
+
+# --------------------------------------------------------------------------- process cache
+
+_CACHE: OrderedDict[int, IntegrationConfig] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_BUILD_LOCKS: dict[int, threading.Lock] = {}
+
+
+def _ttl() -> float:
+    return float(getattr(settings, "PROXY_CONFIG_CACHE_SECONDS", 60))
+
+
+def _fresh(config: IntegrationConfig | None, ref: IntegrationRef) -> bool:
+    return (
+        config is not None
+        and config.ref.cache_key == ref.cache_key
+        and time.monotonic() - config.built_at < _ttl()
+    )
+
+
+def config_for(ref: IntegrationRef) -> IntegrationConfig:
+    """The cached config of ``ref``'s exact version, built (a few queries) when missing.
+
+    Raises ``services.HeadersUnavailable`` when a sensitive header can't be loaded; nothing
+    is cached then, so the next call tries again.
+    """
+    config = _CACHE.get(ref.id)
+    if _fresh(config, ref):
+        assert config is not None
+        return config
+    with _CACHE_LOCK:
+        build_lock = _BUILD_LOCKS.setdefault(ref.id, threading.Lock())
+    with build_lock:  # one build per integration at a time in this process
+        config = _CACHE.get(ref.id)
+        if _fresh(config, ref):
+            assert config is not None
+            return config
+        config = _build(ref)
+        with _CACHE_LOCK:
+            _CACHE[ref.id] = config  # replaces any older version of this integration
+            _CACHE.move_to_end(ref.id)
+            while len(_CACHE) > _MAX_ENTRIES:
+                old_id, _ = _CACHE.popitem(last=False)
+                _BUILD_LOCKS.pop(old_id, None)
+        return config
+
+
+def invalidate(integration_id: int | None = None) -> None:
+    """Drop one integration (or everything) from this process's cache. Not needed after an
+    edit through ``integrations.services`` (the version bump does it); for tests and tools."""
+    with _CACHE_LOCK:
+        if integration_id is None:
+            _CACHE.clear()
+        else:
+            _CACHE.pop(integration_id, None)
+
+
+def _headers_of(integration: WorkspaceIntegration) -> dict[str, str]:
+    from .services import integration_headers
+
+    return integration_headers(integration)
+
+
+def _build(ref: IntegrationRef) -> IntegrationConfig:
+    integration = (
+        WorkspaceIntegration.objects.select_related("workspace")
+        .prefetch_related("headers")
+        .get(pk=ref.id)
+    )
+    # Read what the row says now: if it moved on since the lookup, key the entry by what was
+    # actually read, so a stale entry can never be served under a newer key.
+    ref = IntegrationRef(
+        integration.pk,
+        integration.public_id,
+        integration.slug,
+        integration.config_version,
+        integration.updated_at,
+        ref.last_used_at,
+    )
+    headers = _headers_of(integration)
+    sensitive = frozenset(h.name.lower() for h in integration.headers.all() if h.sensitive)
+    parts = urlsplit(integration.base_url.strip())
+    base_url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+    doc = integration.operations_doc or {}
+    selected = frozenset(integration.selected_keys or [])
+    return IntegrationConfig(
+        ref=ref,
+        workspace_id=integration.workspace_id,
+        base_url=base_url,
+        base_query=parts.query,
+        headers=headers,
+        header_names=frozenset(name.lower() for name in headers),
+        sensitive_names=sensitive,
+        selected=selected,
+        operation_ids=_operation_ids(doc, selected),
+        operations_doc=doc,
+        built_at=time.monotonic(),
+    )
+
+
+def _operation_ids(doc: Mapping[str, Any], selected: frozenset[str]) -> dict[str, str]:
+    """operationId -> key for the selected operations (ambiguous ids are left out)."""
+    found: dict[str, list[str]] = {}
+    paths = doc.get("paths")
+    if not isinstance(paths, dict):
+        return {}
+    for path, item in paths.items():
+        if not isinstance(item, dict):
+            continue
+        for method, op in item.items():
+            key = f"{method}:{path}"
+            if key in selected and isinstance(op, dict):
+                op_id = op.get("operationId")
+                if isinstance(op_id, str) and op_id:
+                    found.setdefault(op_id, []).append(key)
+    return {op_id: keys[0] for op_id, keys in found.items() if len(keys) == 1}
+
+
+# --------------------------------------------------------------------------- operation plans
+
+
+def _deref(schema: Any, doc: Mapping[str, Any], depth: int = 0) -> Any:
+    """Follow internal ``$ref``s of a schema (for coercion hints only)."""
+    while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and depth < 20:
+        ref = schema["$ref"]
+        if not ref.startswith("#/"):
+            return {}
+        node: Any = doc
+        for token in ref[2:].split("/"):
+            token = token.replace("~1", "/").replace("~0", "~")
+            if not isinstance(node, dict) or token not in node:
+                return {}
+            node = node[token]
+        schema, depth = node, depth + 1
+    return schema
+
+
+def _simple_type(schema: Any) -> str | None:
+    if not isinstance(schema, dict):
+        return None
+    kind = schema.get("type")
+    if isinstance(kind, list):  # 3.1: ["integer", "null"]
+        kinds = [k for k in kind if k != "null"]
+        kind = kinds[0] if len(kinds) == 1 else None
+    return kind if isinstance(kind, str) else None
+
+
+def _param_rule(schemas: openapi.OperationSchemas, item: openapi.ParamSchema,
+                doc: Mapping[str, Any]) -> ParamRule:
+    resolved = _deref(item.schema, doc)
+    kind = _simple_type(resolved)
+    item_type = None
+    if kind == "array" and isinstance(resolved, dict):
+        item_type = _simple_type(_deref(resolved.get("items"), doc))
+    return ParamRule(
+        name=item.name,
+        required=item.required,
+        schema=item.schema,
+        validator=schemas.validator(item),
+        coerce_to=kind,
+        item_type=item_type,
+    )
+
+
+def _segments(path: str) -> tuple[list[tuple[str, str | None]], list[str]]:
+    segments: list[tuple[str, str | None]] = []
+    names: list[str] = []
+    pos = 0
+    for match in _TEMPLATE_VAR.finditer(path):
+        segments.append((quote(path[pos : match.start()], safe=_PATH_SAFE), None))
+        segments.append(("", match.group(1)))
+        names.append(match.group(1))
+        pos = match.end()
+    segments.append((quote(path[pos:], safe=_PATH_SAFE), None))
+    return [s for s in segments if s[0] or s[1]], list(dict.fromkeys(names))
+
+
+def build_plan(doc: Mapping[str, Any], key: str) -> OperationPlan:
+    method, _, path = key.partition(":")
+    schemas = openapi.operation_schemas(doc, key)
+    segments, names = _segments(path)
+    path_rules = {p.name: _param_rule(schemas, p, doc) for p in schemas.path_params}
+    for name in names:  # a template variable the spec forgot to declare: a plain string
+        if name not in path_rules:
+            path_rules[name] = ParamRule(name, True, {}, None, None, None)
+    body = None
+    if schemas.body is not None:
+        validator = None
+        if schemas.body.schema not in (None, {}):
+            validator = schemas.validator(schemas.body)
+        body = BodyRule(schemas.body.content_type, schemas.body.required, validator)
+    return OperationPlan(
+        key=key,
+        method=method.upper(),
+        path=path,
+        segments=segments,
+        template_vars=names,
+        path_params=path_rules,
+        query_params={p.name: _param_rule(schemas, p, doc) for p in schemas.query_params},
+        body=body,
+    )
