@@ -1,0 +1,205 @@
+"""Every catalog page and endpoint from the wrong side: anonymous, outsider (404, even through
+their own workspace for a private integration), member vs admin, non-staff on reviewer pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from catalog import services
+from tests.catalog.conftest import make_integration
+from tests.conftest import ROLES, persona_user
+
+pytestmark = pytest.mark.django_db
+
+RANK = {"anonymous": 0, "outsider": 0, "member": 1, "admin": 2, "owner": 3}
+
+
+@pytest.fixture
+def objs(personas):  # type: ignore[no-untyped-def]
+    """A private integration created by the owner (so a plain member may use but not edit it),
+    a public draft by the owner, and one in review."""
+    private = make_integration(personas.workspace, personas.owner, slug="private",
+                               visibility="private")
+    draft = make_integration(personas.workspace, personas.owner, slug="draft")
+    in_review = make_integration(personas.workspace, personas.owner, slug="in-review")
+    revision = services.submit_for_review(in_review, actor=personas.owner)
+    return {"private": private, "draft": draft, "in_review": in_review, "revision": revision}
+
+
+def fill(url: str, p, o) -> str:  # type: ignore[no-untyped-def]
+    return url.format(ws=p.workspace.public_id, app=p.app.public_id,
+                      i=o["private"].public_id, d=o["draft"].public_id,
+                      r=o["in_review"].public_id, rev=o["revision"].pk)
+
+
+def check(response, role: str, least: str, api: bool = False) -> None:  # type: ignore[no-untyped-def]
+    if role == "anonymous":
+        if api:
+            assert response.status_code == 401, response.content
+        else:
+            assert response.status_code == 302 and response.url.startswith("/login/")
+    elif role == "outsider":
+        assert response.status_code == 404, response.content
+    elif RANK[role] >= RANK[least]:
+        assert response.status_code in (200, 201, 204, 302), (response.status_code,
+                                                               response.content[:300])
+    else:
+        assert response.status_code == 403, response.content[:300]
+
+
+PAGES = [
+    ("/w/{ws}/catalog/", "member"),
+    ("/w/{ws}/catalog/?tab=private", "member"),
+    ("/w/{ws}/catalog/mine/", "member"),
+    ("/w/{ws}/catalog/new/", "member"),
+    ("/w/{ws}/catalog/{i}/", "member"),
+    ("/w/{ws}/catalog/{i}/edit/", "admin"),
+    ("/w/{ws}/catalog/{i}/use/", "member"),
+    ("/w/{ws}/apps/{app}/integrations/", "member"),
+]
+
+PAGE_POSTS = [
+    ("/w/{ws}/catalog/{d}/submit/", {}, "admin"),
+    ("/w/{ws}/catalog/{r}/withdraw/", {}, "admin"),
+    ("/w/{ws}/catalog/{i}/delete/", {}, "admin"),
+    ("/w/{ws}/catalog/{i}/edit/", {"name": "x"}, "admin"),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("url,least", PAGES)
+def test_pages(client, personas, objs, role, url, least):
+    user = persona_user(personas, role)
+    if user:
+        client.force_login(user)
+    check(client.get(fill(url, personas, objs)), role, least)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("url,data,least", PAGE_POSTS)
+def test_page_actions(client, personas, objs, role, url, data, least):
+    user = persona_user(personas, role)
+    if user:
+        client.force_login(user)
+    check(client.post(fill(url, personas, objs), data), role, least)
+
+
+def test_the_creator_may_edit_their_own_integration_as_a_plain_member(client, personas):
+    mine = make_integration(personas.workspace, personas.member, visibility="private")
+    client.force_login(personas.member)
+    ws = personas.workspace.public_id
+    assert client.get(f"/w/{ws}/catalog/{mine.public_id}/edit/").status_code == 200
+    assert client.post(f"/w/{ws}/catalog/{mine.public_id}/delete/").status_code == 302
+
+
+def test_outsiders_never_see_private_integrations_through_their_own_workspace(
+        client, personas, objs):
+    client.force_login(personas.outsider)
+    ows = personas.outsider_workspace.public_id
+    for key in ("private", "draft", "in_review"):
+        iid = objs[key].public_id
+        assert client.get(f"/w/{ows}/catalog/{iid}/").status_code == 404
+        assert client.get(f"/w/{ows}/catalog/{iid}/use/").status_code == 404
+    page = client.get(f"/w/{ows}/catalog/?tab=private").content.decode()
+    assert "OpenAI" not in page
+    assert "OpenAI" not in client.get(f"/w/{ows}/catalog/").content.decode()
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("url", ["/catalog/review/", "/catalog/review/{rev}/"])
+def test_reviewer_pages_need_staff(client, personas, objs, reviewer, role, url):
+    user = persona_user(personas, role)
+    if user:
+        client.force_login(user)
+    response = client.get(fill(url, personas, objs))
+    if role == "anonymous":
+        assert response.status_code == 302 and response.url.startswith("/login/")
+    else:
+        assert response.status_code == 403
+    client.force_login(reviewer)
+    assert client.get(fill(url, personas, objs)).status_code == 200
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_non_staff_cannot_post_decisions(client, personas, objs, role):
+    user = persona_user(personas, role)
+    if user:
+        client.force_login(user)
+    response = client.post(fill("/catalog/review/{rev}/", personas, objs),
+                           {"decision": "approve"})
+    assert response.status_code in (302, 403)
+    objs["revision"].refresh_from_db()
+    assert objs["revision"].status == "submitted"
+
+
+def test_notifications_need_login(client):
+    assert client.get("/notifications/").url.startswith("/login/")
+    assert client.get("/notifications/1/").url.startswith("/login/")
+
+
+API = [
+    ("get", "/api/v1/workspaces/{ws}/catalog/integrations/", None, "member"),
+    ("post", "/api/v1/workspaces/{ws}/catalog/integrations/", "create", "member"),
+    ("get", "/api/v1/workspaces/{ws}/catalog/integrations/{i}/", None, "member"),
+    ("patch", "/api/v1/workspaces/{ws}/catalog/integrations/{i}/", {"name": "Renamed"}, "admin"),
+    ("post", "/api/v1/workspaces/{ws}/catalog/integrations/{d}/submit/", {}, "admin"),
+    ("post", "/api/v1/workspaces/{ws}/catalog/integrations/{r}/withdraw/", {}, "admin"),
+    ("delete", "/api/v1/workspaces/{ws}/catalog/integrations/{i}/", None, "admin"),
+    ("get", "/api/v1/workspaces/{ws}/apps/{app}/catalog-installations/", None, "member"),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("method,url,data,least", API)
+def test_api(api, personas, objs, role, method, url, data, least):
+    if data == "create":
+        from tests.catalog.conftest import content
+
+        data = {**content(slug=f"new-{role}"), "visibility": "private"}
+    client = api(persona_user(personas, role))
+    response = getattr(client, method)(fill(url, personas, objs), data, format="json")
+    check(response, role, least, api=True)
+    if response.status_code >= 400:
+        assert set(response.json()) >= {"detail", "code"}
+
+
+def test_api_outsider_gets_404_for_a_private_integration_of_another_workspace(api, personas,
+                                                                              objs):
+    client = api(personas.outsider)
+    assert client.get(f"/api/v1/catalog/integrations/{objs['private'].public_id}/"
+                      ).status_code == 404
+    ows = personas.outsider_workspace.public_id
+    assert client.get(f"/api/v1/workspaces/{ows}/catalog/integrations/"
+                      f"{objs['private'].public_id}/").status_code == 404
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_api_public_catalog_and_checks_need_only_a_login(api, personas, objs, role):
+    client = api(persona_user(personas, role))
+    responses = [client.get("/api/v1/catalog/integrations/"),
+                 client.post("/api/v1/catalog/checks/", {"prompt": "# x"}, format="json"),
+                 client.get("/api/v1/notifications/")]
+    for response in responses:
+        assert response.status_code == (401 if role == "anonymous" else 200)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_api_review_endpoints_need_staff(api, personas, objs, reviewer, role):
+    client = api(persona_user(personas, role))
+    expected = 401 if role == "anonymous" else 403
+    assert client.get("/api/v1/catalog/reviews/").status_code == expected
+    response = client.post(f"/api/v1/catalog/reviews/{objs['revision'].pk}/decision/",
+                           {"decision": "approve"}, format="json")
+    assert response.status_code == expected
+    assert api(reviewer).get("/api/v1/catalog/reviews/").status_code == 200
+
+
+def test_api_self_review_is_403(api, personas, objs):
+    personas.owner.is_staff = True
+    personas.owner.save()
+    response = api(personas.owner).post(
+        f"/api/v1/catalog/reviews/{objs['revision'].pk}/decision/", {"decision": "approve"},
+        format="json")
+    assert response.status_code == 403
+    assert response.json()["code"] == "forbidden"
+    assert "own submission" in response.json()["detail"]
