@@ -1,0 +1,711 @@
+"""Connector actions. Views, API views and tasks call these; role checks stay in the callers.
+
+Writes run in one transaction with their audit row. Tokens are revealed only here, and only
+access tokens are ever returned to callers (``hand_off``); refresh tokens and client secrets
+never leave this module except towards the provider's own endpoints.
+
+Refresh is single-flight: the connection row is locked (``SELECT ... FOR UPDATE``) while the
+token endpoint is called, and whoever gets the lock second re-reads the row and finds the
+fresh token, so N concurrent requests in any number of processes make one refresh call.
+Rotated refresh tokens are saved in the same transaction as the new access token.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from secrets_vault.crypto import DecryptionFailed
+from workspaces import audit
+from workspaces.models import App, AppUser, Membership, Role, Workspace
+from workspaces.services import ServiceError, queue_email_text
+
+from . import oauth, providers
+from .models import Connection, OAuthState, TokenHandoff, WorkspaceConnector
+
+log = logging.getLogger(__name__)
+
+PERMANENT_ERRORS = frozenset({"invalid_grant", "invalid_client", "unauthorized_client",
+                              "unsupported_grant_type"})
+
+
+class ConnectorError(ServiceError):
+    """A refusal with an HTTP status for the SDK API (``code`` also goes into the
+    ``X-Base44-Connector-Error`` header for connector-specific conditions)."""
+
+    def __init__(self, message: str, code: str = "invalid", status: int = 400) -> None:
+        super().__init__(message, code)
+        self.status = status
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def refresh_margin() -> timedelta:
+    return timedelta(seconds=int(getattr(settings, "CONNECTOR_REFRESH_MARGIN_SECONDS", 300)))
+
+
+def state_ttl() -> timedelta:
+    return timedelta(seconds=int(getattr(settings, "CONNECTOR_STATE_TTL_SECONDS", 600)))
+
+
+def max_refresh_failures() -> int:
+    return int(getattr(settings, "CONNECTOR_MAX_REFRESH_FAILURES", 3))
+
+
+# --------------------------------------------------------------------------- endpoints
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    authorize_url: str
+    token_url: str
+    revocation_url: str
+    client: oauth.Client
+    scopes: str
+    pkce: bool
+    authorize_params: dict[str, str]
+
+    def __repr__(self) -> str:
+        return f"<Endpoints token_url={self.token_url!r}>"
+
+
+def _platform_endpoints(provider: providers.Provider, config: dict[str, str]) -> Endpoints:
+    client_id, client_secret = provider.client
+    if not client_id:
+        raise ConnectorError(f"The {provider.name} connector is not configured on this server "
+                             f"(CONNECTOR_{provider.type.upper()}_CLIENT_ID).",
+                             "connector_not_configured", 503)
+    try:
+        return Endpoints(
+            authorize_url=providers.fill(provider.authorize_url, config),
+            token_url=providers.fill(provider.token_url, config),
+            revocation_url=providers.fill(provider.revocation_url, config),
+            client=oauth.Client(client_id, client_secret, provider.token_auth),
+            scopes=provider.scope_separator.join(provider.scopes),
+            pkce=provider.pkce,
+            authorize_params=dict(provider.authorize_params),
+        )
+    except providers.ProviderConfigError as exc:
+        raise ConnectorError(str(exc), "invalid_connection_config")
+
+
+def _connector_endpoints(connector: WorkspaceConnector) -> Endpoints:
+    provider = providers.get(connector.provider_type) if connector.provider_type else None
+    secret = ""
+    if connector.client_secret is not None:
+        try:
+            secret = connector.client_secret.reveal(f"client secret of connector "
+                                                    f"{connector.name}")
+        except DecryptionFailed as exc:
+            raise ConnectorError(str(exc), "connector_secret_unavailable", 503)
+    return Endpoints(
+        authorize_url=connector.authorize_url or (provider.authorize_url if provider else ""),
+        token_url=connector.token_url or (provider.token_url if provider else ""),
+        revocation_url=connector.revocation_url or (provider.revocation_url if provider
+                                                    else ""),
+        client=oauth.Client(connector.client_id, secret, connector.token_auth),
+        scopes=connector.scopes,
+        pkce=connector.pkce,
+        authorize_params=dict(provider.authorize_params) if provider else {},
+    )
+
+
+def endpoints_for(conn: Connection) -> Endpoints:
+    if conn.kind == Connection.Kind.PLATFORM:
+        provider = providers.get(conn.integration_type)
+        if provider is None:
+            raise ConnectorError(f"Connector '{conn.integration_type}' is no longer available.",
+                                 "connector_not_found", 404)
+        return _platform_endpoints(provider, conn.connection_config)
+    assert conn.connector is not None
+    return _connector_endpoints(conn.connector)
+
+
+# --------------------------------------------------------------------------- authorization
+
+
+def _start(app: App, *, kind: str, endpoints: Endpoints, redirect_uri: str,
+           integration_type: str = "", connector: WorkspaceConnector | None = None,
+           app_user: AppUser | None = None, user: Any = None,
+           connection_config: dict[str, str] | None = None) -> str:
+    state = oauth.new_state()
+    verifier, challenge = oauth.new_pkce() if endpoints.pkce else (None, None)
+    try:
+        url = oauth.authorize_url(endpoints.authorize_url, client_id=endpoints.client.client_id,
+                                  redirect_uri=redirect_uri, scopes=endpoints.scopes,
+                                  state=state, code_challenge=challenge,
+                                  extra=endpoints.authorize_params)
+    except Exception as exc:  # egress.EgressBlocked and URL shape errors
+        raise ConnectorError(f"The authorization URL is not allowed: "
+                             f"{getattr(exc, 'reason', exc)}", "endpoint_blocked")
+    OAuthState.objects.create(
+        digest=oauth.state_digest(state), kind=kind, app=app, integration_type=integration_type,
+        connector=connector, app_user=app_user,
+        user=user if getattr(user, "is_authenticated", False) else None,
+        code_verifier=verifier, redirect_uri=redirect_uri, scopes=endpoints.scopes,
+        connection_config=connection_config or {}, expires_at=timezone.now() + state_ttl())
+    return url
+
+
+def start_platform_connect(app: App, integration_type: str, *, actor: Any, redirect_uri: str,
+                           connection_config: dict[str, str] | None = None) -> str:
+    """The provider URL to send the dashboard user's browser to."""
+    provider = providers.get(integration_type)
+    if provider is None:
+        raise ConnectorError(f"Unknown connector '{integration_type}'.", "connector_not_found",
+                             404)
+    config = {k: str(v).strip() for k, v in (connection_config or {}).items()
+              if k in provider.config_fields}
+    endpoints = _platform_endpoints(provider, config)
+    return _start(app, kind=Connection.Kind.PLATFORM, endpoints=endpoints,
+                  redirect_uri=redirect_uri, integration_type=integration_type, user=actor,
+                  connection_config=config)
+
+
+def start_workspace_connect(app: App, connector: WorkspaceConnector, *, actor: Any,
+                            redirect_uri: str) -> str:
+    _same_workspace(app, connector)
+    return _start(app, kind=Connection.Kind.WORKSPACE, endpoints=_connector_endpoints(connector),
+                  redirect_uri=redirect_uri, connector=connector, user=actor)
+
+
+def start_app_user_connect(app: App, app_user: AppUser, connector: WorkspaceConnector, *,
+                           redirect_uri: str) -> dict[str, Any]:
+    """``connectAppUser``: the state is bound to app, app user and connector."""
+    _same_workspace(app, connector)
+    url = _start(app, kind=Connection.Kind.APP_USER, endpoints=_connector_endpoints(connector),
+                 redirect_uri=redirect_uri, connector=connector, app_user=app_user)
+    existing = Connection.objects.filter(kind=Connection.Kind.APP_USER, app=app,
+                                         connector=connector, app_user=app_user).first()
+    return {"redirect_url": url, "connection_id": existing.pk if existing else None,
+            "already_authorized": bool(existing and existing.status == Connection.Status.ACTIVE)}
+
+
+def _same_workspace(app: App, connector: WorkspaceConnector) -> None:
+    if connector.workspace_id != app.workspace_id:
+        raise ConnectorError("Connector not found.", "connector_not_found", 404)
+
+
+def consume_state(raw_state: str, *, user: Any = None) -> OAuthState:
+    """The state row, marked used; refuses unknown, used (replayed), expired states, and a
+    dashboard flow completed by another signed-in user than the one who started it."""
+    if not raw_state or len(raw_state) > 200:
+        raise ConnectorError("The authorization request is invalid.", "invalid_state")
+    row = (OAuthState.objects.select_related("app", "app__workspace", "connector", "app_user")
+           .filter(digest=oauth.state_digest(raw_state)).first())
+    if row is None:
+        raise ConnectorError("The authorization request is unknown or was tampered with.",
+                             "invalid_state")
+    if row.kind != Connection.Kind.APP_USER:
+        uid = getattr(user, "pk", None) if getattr(user, "is_authenticated", False) else None
+        if row.user_id is None or uid != row.user_id:
+            raise ConnectorError("This authorization was started by another user. Sign in as "
+                                 "that user, or start again.", "invalid_state")
+    now = timezone.now()
+    if not OAuthState.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=now):
+        raise ConnectorError("This authorization was already used. Start again.",
+                             "invalid_state")
+    if row.expires_at <= now:
+        raise ConnectorError("This authorization request expired. Start again.",
+                             "invalid_state")
+    return row
+
+
+def complete_authorization(raw_state: str, *, code: str = "", error: str = "",
+                           user: Any = None) -> Connection:
+    """The callback: consume the state, exchange the code (PKCE verifier included), store the
+    tokens encrypted."""
+    st = consume_state(raw_state, user=user)
+    if error or not code:
+        raise ConnectorError(f"The provider did not authorize the connection "
+                             f"({(error or 'no code')[:60]}).", "authorization_refused")
+    if st.kind == Connection.Kind.PLATFORM:
+        provider = providers.get(st.integration_type)
+        if provider is None:
+            raise ConnectorError("Unknown connector.", "connector_not_found", 404)
+        endpoints = _platform_endpoints(provider, st.connection_config)
+    else:
+        assert st.connector is not None
+        endpoints = _connector_endpoints(st.connector)
+    verifier = st.code_verifier.reveal("PKCE verifier") if st.code_verifier else None
+    try:
+        tokens = oauth.exchange_code(endpoints.token_url, endpoints.client, code=code,
+                                     redirect_uri=st.redirect_uri, code_verifier=verifier)
+    except oauth.OAuthError as exc:
+        log.warning("connector code exchange failed for app %s: %s", st.app.public_id,
+                    exc.error)
+        raise ConnectorError(f"The provider refused the authorization code ({exc.error}).",
+                             "token_exchange_failed", 502)
+    return _store(st, tokens)
+
+
+def _store(st: OAuthState, tokens: oauth.TokenSet) -> Connection:
+    lookup: dict[str, Any] = {"kind": st.kind, "app": st.app}
+    if st.kind == Connection.Kind.PLATFORM:
+        lookup["integration_type"] = st.integration_type
+    else:
+        lookup["connector"] = st.connector
+    if st.kind == Connection.Kind.APP_USER:
+        lookup["app_user"] = st.app_user
+    config = dict(st.connection_config)
+    provider = providers.get(st.integration_type) if st.integration_type else None
+    for key in provider.config_fields if provider else ():
+        if key in tokens.extra and key not in config:
+            config[key] = tokens.extra[key]
+    with transaction.atomic():
+        conn = Connection.objects.select_for_update().filter(**lookup).first()
+        created = conn is None
+        if conn is None:
+            conn = Connection(**lookup)
+        conn.access_token = tokens.access_token
+        conn.refresh_token = tokens.refresh_token
+        conn.token_type = tokens.token_type
+        conn.expires_at = tokens.expires_at
+        conn.scopes = (tokens.scope or st.scopes)[:1000]
+        conn.connection_config = config
+        conn.status = Connection.Status.ACTIVE
+        conn.refresh_failures = 0
+        conn.last_error = ""
+        conn.connected_by = st.user
+        try:
+            with transaction.atomic():
+                conn.save()
+        except IntegrityError:  # a concurrent callback for the same slot won; overwrite it
+            existing = Connection.objects.select_for_update().get(**lookup)
+            conn.pk, conn.created_at = existing.pk, existing.created_at
+            conn.save()
+        audit.record(st.app.workspace, actor=st.user,
+                     actor_label="" if st.user else f"app user {_who(st.app_user)}",
+                     action="connector.connected" if created else "connector.reconnected",
+                     target_type="connection", target_name=conn.label, scope=st.app.public_id,
+                     changes={"kind": conn.kind, "scopes": conn.scopes,
+                              "access_token": "changed"})
+    return conn
+
+
+def _who(app_user: AppUser | None) -> str:
+    return app_user.external_id if app_user else "?"
+
+
+# --------------------------------------------------------------------------- hand-off
+
+
+def _is_expiring(conn: Connection, within: timedelta | None = None) -> bool:
+    window = refresh_margin() if within is None else within
+    return conn.expires_at is not None and conn.expires_at <= timezone.now() + window
+
+
+def _needs_reconnect_error(conn: Connection) -> ConnectorError:
+    return ConnectorError(f"The {conn.label} connection must be reconnected by the app owner "
+                          f"(refreshing its token failed: {conn.last_error or 'unknown'}).",
+                          "connector_needs_reconnect", 409)
+
+
+def access_token(conn: Connection) -> str:
+    """A usable access token: refreshed first when it expires within the margin."""
+    if conn.status == Connection.Status.NEEDS_RECONNECT:
+        raise _needs_reconnect_error(conn)
+    if _is_expiring(conn):
+        conn = refresh_connection(conn.pk)
+    try:
+        return conn.access_token.reveal(f"access token of {conn.label}")
+    except DecryptionFailed as exc:
+        raise ConnectorError(str(exc), "token_unavailable", 503)
+
+
+_LOCAL_LOCKS: dict[int, threading.Lock] = {}
+_LOCAL_LOCKS_GUARD = threading.Lock()
+
+
+def _local_lock(pk: int) -> threading.Lock:
+    with _LOCAL_LOCKS_GUARD:
+        if len(_LOCAL_LOCKS) > 10_000:
+            _LOCAL_LOCKS.clear()
+        return _LOCAL_LOCKS.setdefault(pk, threading.Lock())
+
+
+def refresh_connection(pk: int, *, within: timedelta | None = None) -> Connection:
+    """Single-flight refresh: threads of this process queue on a local lock, processes on the
+    row lock (PostgreSQL; SQLite has no row locks, so there only the local lock applies).
+    Raises ConnectorError when the connection is unusable; a transient failure while the old
+    token is still valid returns it unchanged."""
+    with _local_lock(pk):
+        return _refresh_locked(pk, within=within)
+
+
+def _refresh_locked(pk: int, *, within: timedelta | None) -> Connection:
+    failure: oauth.OAuthError | None = None
+    with transaction.atomic():
+        conn = (Connection.objects.select_for_update(of=("self",))
+                .select_related("app", "app__workspace", "connector").get(pk=pk))
+        if conn.status == Connection.Status.NEEDS_RECONNECT:
+            raise _needs_reconnect_error(conn)
+        if not _is_expiring(conn, within):
+            return conn  # someone refreshed while we waited for the lock
+        if conn.refresh_token is None:
+            failure = oauth.OAuthError("no_refresh_token", "the provider gave no refresh token")
+        else:
+            endpoints = endpoints_for(conn)
+            try:
+                tokens = oauth.refresh(endpoints.token_url, endpoints.client,
+                                       refresh_token=conn.refresh_token.reveal("refresh token"))
+            except oauth.OAuthError as exc:
+                failure = exc
+            except DecryptionFailed as exc:
+                failure = oauth.OAuthError("token_unavailable", str(exc))
+        if failure is None:
+            conn.access_token = tokens.access_token
+            if tokens.refresh_token:  # rotation: the new one replaces the old, atomically
+                conn.refresh_token = tokens.refresh_token
+            conn.expires_at = tokens.expires_at
+            if tokens.scope:
+                conn.scopes = tokens.scope[:1000]
+            conn.last_refresh_at = timezone.now()
+            conn.refresh_failures = 0
+            conn.last_error = ""
+            conn.save()
+            return conn
+        conn.refresh_failures += 1
+        conn.last_error = failure.error[:300]
+        give_up = (conn.refresh_failures >= max_refresh_failures()
+                   or failure.error == "no_refresh_token")
+        if give_up:
+            conn.status = Connection.Status.NEEDS_RECONNECT
+        conn.save(update_fields=["refresh_failures", "last_error", "status", "updated_at"])
+        if give_up:
+            _notify_needs_reconnect(conn)
+    log.warning("connector refresh failed for %s (app %s): %s", conn.label,
+                conn.app.public_id, failure.error)
+    if conn.status == Connection.Status.NEEDS_RECONNECT:
+        raise _needs_reconnect_error(conn)
+    if conn.expires_at is not None and conn.expires_at > timezone.now() and failure.transient:
+        return conn  # still valid for a little while; the next access tries again
+    raise ConnectorError(f"Refreshing the {conn.label} token failed ({failure.error}); "
+                         "try again shortly.", "connector_refresh_failed", 502)
+
+
+def _notify_needs_reconnect(conn: Connection) -> None:
+    app = conn.app
+    audit.record(app.workspace, actor=None, actor_label="system",
+                 action="connector.needs_reconnect", target_type="connection",
+                 target_name=conn.label, scope=app.public_id,
+                 changes={"error": conn.last_error})
+    if conn.kind == Connection.Kind.APP_USER:
+        return  # the app user reconnects through the app
+    recipients = {app.created_by.email} if app.created_by else set()
+    if not recipients:
+        recipients = set(Membership.objects.filter(workspace=app.workspace, role=Role.OWNER)
+                         .values_list("user__email", flat=True))
+    for to in sorted(recipients):
+        queue_email_text(to, f"Reconnect {conn.label} for {app.name}",
+                         f"The {conn.label} connection of the app \"{app.name}\" stopped "
+                         f"working: refreshing its token failed ({conn.last_error}).\n\n"
+                         "Open the app's Connectors page in Switchboard and reconnect it. "
+                         "Until then, apps asking for this connection get an error.\n")
+
+
+def record_handoff(conn: Connection, *, caller_kind: str) -> None:
+    now = timezone.now()
+    TokenHandoff.objects.create(
+        workspace_id=conn.app.workspace_id, app=conn.app, connection=conn,
+        connector_label=conn.label[:100], kind=conn.kind, caller_kind=caller_kind,
+        app_user_external_id=conn.app_user.external_id if conn.app_user else "")
+    Connection.objects.filter(pk=conn.pk).update(last_handoff_at=now)
+
+
+def _handoff_body(conn: Connection, token: str, integration_type: str) -> dict[str, Any]:
+    config = {str(k): str(v) for k, v in (conn.connection_config or {}).items()}
+    return {"access_token": token, "integration_type": integration_type,
+            "connection_config": config or None}
+
+
+def _not_connected(what: str) -> ConnectorError:
+    return ConnectorError(f"{what} is not connected for this app.", "NOT_FOUND", 404)
+
+
+def hand_off_platform(app: App, integration_type: str, *, caller_kind: str) -> dict[str, Any]:
+    """``getConnection(type)``: the shared token, never for metered connectors."""
+    provider = providers.get(integration_type)
+    if provider is not None and provider.metered:
+        raise ConnectorError(
+            f"Connector '{integration_type}' is metered — raw access tokens are not available "
+            f"for it. Call POST /api/apps/{app.public_id}/connectors/{integration_type}/call "
+            "instead.", "metered_connector_requires_proxy", 403)
+    conn = (Connection.objects.select_related("app", "app__workspace")
+            .filter(kind=Connection.Kind.PLATFORM, app=app, integration_type=integration_type)
+            .first())
+    if conn is None or provider is None:
+        raise _not_connected(f"Connector '{integration_type}'")
+    token = access_token(conn)
+    record_handoff(conn, caller_kind=caller_kind)
+    return _handoff_body(conn, token, integration_type)
+
+
+def _connector_for(app: App, connector_id: str) -> WorkspaceConnector:
+    connector = WorkspaceConnector.objects.filter(workspace_id=app.workspace_id,
+                                                  public_id=connector_id).first()
+    if connector is None:
+        raise ConnectorError(f"Connector '{connector_id}' not found in this workspace.",
+                             "NOT_FOUND", 404)
+    return connector
+
+
+def _connector_type(connector: WorkspaceConnector) -> str:
+    return connector.provider_type or "custom"
+
+
+def hand_off_workspace(app: App, connector_id: str, *, caller_kind: str) -> dict[str, Any]:
+    """``getWorkspaceConnection(id)``: the app's shared token for a registered connector."""
+    connector = _connector_for(app, connector_id)
+    conn = (Connection.objects.select_related("app", "app__workspace", "connector")
+            .filter(kind=Connection.Kind.WORKSPACE, app=app, connector=connector).first())
+    if conn is None:
+        raise _not_connected(f"Connector '{connector_id}'")
+    token = access_token(conn)
+    record_handoff(conn, caller_kind=caller_kind)
+    return _handoff_body(conn, token, _connector_type(connector))
+
+
+def hand_off_app_user(app: App, app_user: AppUser, connector_id: str, *,
+                      caller_kind: str) -> dict[str, Any]:
+    """``getCurrentAppUserConnection(id)``: that app user's own token."""
+    connector = _connector_for(app, connector_id)
+    conn = (Connection.objects.select_related("app", "app__workspace", "connector", "app_user")
+            .filter(kind=Connection.Kind.APP_USER, app=app, connector=connector,
+                    app_user=app_user).first())
+    if conn is None:
+        raise ConnectorError(f"This app user has not connected '{connector_id}'.", "NOT_FOUND",
+                             404)
+    token = access_token(conn)
+    record_handoff(conn, caller_kind=caller_kind)
+    return _handoff_body(conn, token, _connector_type(connector))
+
+
+# --------------------------------------------------------------------------- disconnect
+
+
+def _revoke_all(endpoints: Endpoints | None, pairs: list[tuple[str, str]]) -> bool:
+    if endpoints is None or not endpoints.revocation_url:
+        return False
+    ok = True
+    for token, hint in pairs:
+        ok = oauth.revoke(endpoints.revocation_url, endpoints.client, token=token,
+                          hint=hint) and ok
+    return ok
+
+
+def _revocable(conn: Connection) -> tuple[Endpoints | None, list[tuple[str, str]]]:
+    try:
+        endpoints = endpoints_for(conn)
+    except ConnectorError:
+        return None, []
+    pairs: list[tuple[str, str]] = []
+    for field, hint in (("refresh_token", "refresh_token"), ("access_token", "access_token")):
+        sealed = getattr(conn, field)
+        if sealed is None:
+            continue
+        try:
+            pairs.append((sealed.reveal(), hint))
+        except DecryptionFailed:
+            continue
+    return endpoints, pairs
+
+
+def disconnect(conn: Connection, *, actor: Any, actor_label: str = "") -> bool:
+    """Delete the stored tokens and revoke them at the provider (when it has a revocation
+    endpoint; best effort, after the delete committed). Returns whether revocation worked."""
+    endpoints, pairs = _revocable(conn)
+    app = conn.app
+    with transaction.atomic():
+        label = conn.label
+        Connection.objects.filter(pk=conn.pk).delete()
+        audit.record(app.workspace, actor=actor, actor_label=actor_label,
+                     action="connector.disconnected", target_type="connection",
+                     target_name=label, scope=app.public_id,
+                     changes={"kind": conn.kind,
+                              **({"app_user": conn.app_user.external_id}
+                                 if conn.app_user else {})})
+    return _revoke_all(endpoints, pairs)
+
+
+def disconnect_app_user(app: App, app_user: AppUser, connector_id: str) -> dict[str, Any]:
+    connector = _connector_for(app, connector_id)
+    conn = (Connection.objects.select_related("app", "app__workspace", "connector", "app_user")
+            .filter(kind=Connection.Kind.APP_USER, app=app, connector=connector,
+                    app_user=app_user).first())
+    if conn is None:
+        return {"status": "not_connected", "connector_id": connector_id}
+    disconnect(conn, actor=None, actor_label=f"app user {app_user.external_id}")
+    return {"status": "disconnected", "connector_id": connector_id}
+
+
+def revoke_app_user_connections(connector: WorkspaceConnector, *, actor: Any,
+                                app: App | None = None) -> int:
+    qs = (Connection.objects.select_related("app", "app__workspace", "connector", "app_user")
+          .filter(kind=Connection.Kind.APP_USER, connector=connector))
+    if app is not None:
+        qs = qs.filter(app=app)
+    count = 0
+    for conn in qs:
+        disconnect(conn, actor=actor)
+        count += 1
+    return count
+
+
+# --------------------------------------------------------------------------- registered
+
+
+def _check_urls(**urls: str) -> None:
+    from integrations import egress
+
+    for field, url in urls.items():
+        if not url:
+            continue
+        try:
+            egress.check_url_shape(url)
+        except egress.EgressError as exc:
+            raise ConnectorError(f"{field.replace('_', ' ').capitalize()}: {exc.reason}",
+                                 "invalid_url")
+
+
+def _connector_values(provider_type: str, authorize_url: str, token_url: str,
+                      revocation_url: str) -> None:
+    if provider_type:
+        if providers.get(provider_type) is None:
+            raise ConnectorError(f"Unknown provider type '{provider_type}'.", "invalid")
+    elif not (authorize_url and token_url):
+        raise ConnectorError("Choose a provider type or give the authorize and token URLs.",
+                             "invalid")
+    _check_urls(authorize_url=authorize_url, token_url=token_url,
+                revocation_url=revocation_url)
+
+
+def create_connector(workspace: Workspace, *, actor: Any, name: str, client_id: str,
+                     client_secret: str, provider_type: str = "", authorize_url: str = "",
+                     token_url: str = "", revocation_url: str = "", scopes: str = "",
+                     pkce: bool = True, token_auth: str = "post",  # noqa: S107
+                     ) -> WorkspaceConnector:
+    name = name.strip()
+    if not name or not client_id.strip():
+        raise ConnectorError("A name and a client id are required.")
+    _connector_values(provider_type, authorize_url, token_url, revocation_url)
+    with transaction.atomic():
+        if WorkspaceConnector.objects.filter(workspace=workspace, name=name).exists():
+            raise ConnectorError(f"A connector named “{name}” already exists.", "duplicate")
+        connector = WorkspaceConnector.objects.create(
+            workspace=workspace, name=name, provider_type=provider_type,
+            authorize_url=authorize_url, token_url=token_url, revocation_url=revocation_url,
+            client_id=client_id.strip(), client_secret=client_secret or None,
+            scopes=" ".join(scopes.split()), pkce=pkce, token_auth=token_auth,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None)
+        audit.record(workspace, actor=actor, action="connector.registered",
+                     target_type="workspace_connector", target_name=name,
+                     changes={"client_id": connector.client_id, "provider_type": provider_type,
+                              "client_secret": "set" if client_secret else "none"})
+    return connector
+
+
+EDITABLE = ("name", "provider_type", "authorize_url", "token_url", "revocation_url",
+            "client_id", "scopes", "pkce", "token_auth")
+
+
+def update_connector(connector: WorkspaceConnector, *, actor: Any,
+                     **values: Any) -> WorkspaceConnector:
+    unknown = set(values) - set(EDITABLE)
+    if unknown:
+        raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
+    merged = {f: values.get(f, getattr(connector, f)) for f in EDITABLE}
+    merged["scopes"] = " ".join(str(merged["scopes"]).split())
+    merged["name"] = str(merged["name"]).strip()
+    _connector_values(merged["provider_type"], merged["authorize_url"], merged["token_url"],
+                      merged["revocation_url"])
+    with transaction.atomic():
+        if (merged["name"] != connector.name and WorkspaceConnector.objects.filter(
+                workspace=connector.workspace, name=merged["name"]).exists()):
+            raise ConnectorError(f"A connector named “{merged['name']}” already exists.",
+                                 "duplicate")
+        changes = {f: merged[f] for f in EDITABLE if merged[f] != getattr(connector, f)}
+        for f, v in merged.items():
+            setattr(connector, f, v)
+        connector.save()
+        if changes:
+            audit.record(connector.workspace, actor=actor, action="connector.updated",
+                         target_type="workspace_connector", target_name=connector.name,
+                         changes=changes)
+    return connector
+
+
+def rotate_client_secret(connector: WorkspaceConnector, *, actor: Any,
+                         client_secret: str) -> None:
+    if not client_secret:
+        raise ConnectorError("Give the new client secret.")
+    with transaction.atomic():
+        connector.client_secret = client_secret
+        connector.secret_rotated_at = timezone.now()
+        connector.save(update_fields=["client_secret", "secret_rotated_at", "updated_at"])
+        audit.record(connector.workspace, actor=actor, action="connector.secret_rotated",
+                     target_type="workspace_connector", target_name=connector.name,
+                     changes={"client_secret": "changed"})
+
+
+def apps_using(connector: WorkspaceConnector) -> list[App]:
+    return list(App.objects.filter(connections__connector=connector).distinct()
+                .order_by("name"))
+
+
+def delete_connector(connector: WorkspaceConnector, *, actor: Any) -> None:
+    """Deletes its connections too (tokens revoked at the provider first, best effort)."""
+    conns = list(Connection.objects.select_related("app", "app__workspace", "connector",
+                                                   "app_user").filter(connector=connector))
+    revocations = [_revocable(c) for c in conns]
+    with transaction.atomic():
+        audit.record(connector.workspace, actor=actor, action="connector.deleted",
+                     target_type="workspace_connector", target_name=connector.name,
+                     changes={"connections_removed": len(conns)})
+        connector.delete()
+    for endpoints, pairs in revocations:
+        _revoke_all(endpoints, pairs)
+
+
+def disconnect_platform(app: App, integration_type: str, *, actor: Any) -> bool:
+    conn = (Connection.objects.select_related("app", "app__workspace")
+            .filter(kind=Connection.Kind.PLATFORM, app=app, integration_type=integration_type)
+            .first())
+    if conn is None:
+        raise ConnectorError("Not connected.", "NOT_FOUND", 404)
+    return disconnect(conn, actor=actor)
+
+
+# --------------------------------------------------------------------------- background
+
+
+def refresh_due_connections(ahead: timedelta | None = None) -> int:
+    """For the beat task: refresh every active connection expiring within ``ahead``."""
+    ahead = ahead or timedelta(seconds=int(getattr(settings, "CONNECTOR_REFRESH_AHEAD_SECONDS",
+                                                   900)))
+    due = (Connection.objects.filter(status=Connection.Status.ACTIVE,
+                                     refresh_token__isnull=False,
+                                     expires_at__lte=timezone.now() + ahead)
+           .values_list("pk", flat=True))
+    count = 0
+    for pk in list(due):
+        try:
+            refresh_connection(pk, within=ahead)
+            count += 1
+        except ConnectorError:
+            continue
+    return count
+
+
+def purge_expired_states() -> int:
+    cutoff = timezone.now() - timedelta(days=1)
+    deleted, _ = OAuthState.objects.filter(expires_at__lt=cutoff).delete()
+    return deleted

@@ -1,0 +1,244 @@
+"""Dashboard pages of connectors and the OAuth callback. Thin: rules live in services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from workspaces.access import get_workspace_for, get_workspace_object, require_role
+from workspaces.api.views import can_manage_app
+from workspaces.models import App
+
+from . import oauth, providers, services
+from .forms import ConnectorForm, PlatformConnectForm, RotateSecretForm
+from .models import Connection, OAuthState, WorkspaceConnector
+
+
+def callback_url(request: Any) -> str:
+    """The redirect URI registered with providers (CONNECTOR_CALLBACK_URL when set)."""
+    configured = getattr(settings, "CONNECTOR_CALLBACK_URL", "")
+    return configured or request.build_absolute_uri(reverse("connectors-oauth-callback"))
+
+
+def oauth_callback(request: HttpRequest) -> HttpResponse:
+    raw_state = request.GET.get("state", "")
+    row = (OAuthState.objects.select_related("app", "app__workspace")
+           .filter(digest=oauth.state_digest(raw_state)).first() if raw_state else None)
+    dashboard = row is not None and row.kind != Connection.Kind.APP_USER
+    if dashboard and not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    try:
+        conn = services.complete_authorization(raw_state, code=request.GET.get("code", ""),
+                                               error=request.GET.get("error", ""),
+                                               user=request.user)
+    except services.ConnectorError as exc:
+        if dashboard and row is not None and request.user.is_authenticated:
+            messages.error(request, exc.message)
+            return redirect("app-connectors", workspace_id=row.app.workspace.public_id,
+                            app_id=row.app.public_id)
+        return render(request, "connectors/callback.html", {"ok": False, "error": exc.message},
+                      status=400)
+    if conn.kind == Connection.Kind.APP_USER:
+        return render(request, "connectors/callback.html", {"ok": True, "connection": conn})
+    messages.success(request, f"Connected {conn.label}.")
+    return redirect("app-connectors", workspace_id=conn.app.workspace.public_id,
+                    app_id=conn.app.public_id)
+
+
+@login_required
+def app_connectors(request: HttpRequest, workspace_id: str, app_id: str) -> HttpResponse:
+    app, membership = get_workspace_object(request.user, workspace_id,
+                                           App.objects.select_related("workspace"),
+                                           public_id=app_id)
+    workspace = membership.workspace
+    if request.method == "POST":
+        can_manage_app(membership, app)
+        return _app_connectors_post(request, app)
+    try:
+        can_manage_app(membership, app)
+        can_manage = True
+    except PermissionDenied:
+        can_manage = False
+    conns = list(Connection.objects.filter(app=app).exclude(kind=Connection.Kind.APP_USER)
+                 .select_related("connector"))
+    platform = {c.integration_type: c for c in conns if c.kind == Connection.Kind.PLATFORM}
+    shared = {c.connector_id: c for c in conns if c.kind == Connection.Kind.WORKSPACE}
+    rows = []
+    for p in sorted(providers.all_providers().values(), key=lambda p: p.name.lower()):
+        rows.append({"provider": p, "connection": platform.get(p.type),
+                     "form": PlatformConnectForm(provider=p, prefix=p.type)})
+    connectors = list(WorkspaceConnector.objects.filter(workspace=workspace)
+                      .annotate(app_user_count=Count(
+                          "connections", filter=_app_user_filter(app))))
+    registered = [{"connector": c, "connection": shared.get(c.pk)} for c in connectors]
+    return render(request, "connectors/app_connectors.html", {
+        "workspace": workspace, "app": app, "rows": rows, "registered": registered,
+        "can_manage": can_manage,
+        "needs_reconnect": [c for c in conns if c.status == Connection.Status.NEEDS_RECONNECT],
+    })
+
+
+def _app_user_filter(app: App) -> Any:
+    from django.db.models import Q
+
+    return Q(connections__kind=Connection.Kind.APP_USER, connections__app=app)
+
+
+def _app_connectors_post(request: HttpRequest, app: App) -> HttpResponse:
+    action = request.POST.get("action")
+    back = redirect("app-connectors", workspace_id=app.workspace.public_id,
+                    app_id=app.public_id)
+    try:
+        if action == "connect":
+            provider = providers.get(request.POST.get("integration_type", ""))
+            if provider is None:
+                messages.error(request, "Unknown connector.")
+                return back
+            form = PlatformConnectForm(request.POST, provider=provider, prefix=provider.type)
+            if not form.is_valid():
+                messages.error(request, "Check the connection settings: "
+                               + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+                return back
+            url = services.start_platform_connect(app, provider.type, actor=request.user,
+                                                  redirect_uri=callback_url(request),
+                                                  connection_config=form.cleaned_data)
+            return redirect(url)
+        if action == "connect-workspace":
+            connector = WorkspaceConnector.objects.filter(
+                workspace=app.workspace, public_id=request.POST.get("connector_id", "")).first()
+            if connector is None:
+                messages.error(request, "Unknown connector.")
+                return back
+            return redirect(services.start_workspace_connect(
+                app, connector, actor=request.user, redirect_uri=callback_url(request)))
+        if action == "disconnect":
+            conn = (Connection.objects.select_related("app", "app__workspace", "connector")
+                    .filter(app=app, pk=request.POST.get("connection_id") or 0)
+                    .exclude(kind=Connection.Kind.APP_USER).first())
+            if conn is None:
+                messages.error(request, "That connection no longer exists.")
+                return back
+            revoked = services.disconnect(conn, actor=request.user)
+            messages.success(request, f"Disconnected {conn.label}"
+                             + (" and revoked its tokens at the provider." if revoked else "."))
+            return back
+        if action == "revoke-app-users":
+            connector = WorkspaceConnector.objects.filter(
+                workspace=app.workspace, public_id=request.POST.get("connector_id", "")).first()
+            if connector is not None:
+                count = services.revoke_app_user_connections(connector, actor=request.user,
+                                                             app=app)
+                messages.success(request, f"Revoked {count} app-user connection(s).")
+            return back
+    except services.ConnectorError as exc:
+        messages.error(request, exc.message)
+        return back
+    messages.error(request, "Unknown action.")
+    return back
+
+
+@login_required
+def workspace_connectors(request: HttpRequest, workspace_id: str) -> HttpResponse:
+    membership = get_workspace_for(request.user, workspace_id)
+    workspace = membership.workspace
+    form = ConnectorForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        require_role(membership, "manage_connectors")
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                connector = services.create_connector(
+                    workspace, actor=request.user, name=data["name"],
+                    client_id=data["client_id"], client_secret=data.get("client_secret", ""),
+                    provider_type=data["provider_type"] or "",
+                    authorize_url=data["authorize_url"], token_url=data["token_url"],
+                    revocation_url=data["revocation_url"], scopes=data["scopes"],
+                    pkce=data["pkce"], token_auth=data["token_auth"])
+            except services.ConnectorError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, f"Connector “{connector.name}” registered. Its id is "
+                                          f"{connector.public_id}.")
+                return redirect("connector-detail", workspace_id=workspace_id,
+                                connector_id=connector.public_id)
+    connectors = (WorkspaceConnector.objects.filter(workspace=workspace)
+                  .annotate(app_user_count=Count("connections", filter=_kind("app_user")),
+                            shared_count=Count("connections", filter=_kind("workspace"))))
+    can_manage = membership.has_role("admin")
+    return render(request, "connectors/workspace_connectors.html", {
+        "workspace": workspace, "connectors": connectors, "form": form,
+        "can_manage": can_manage})
+
+
+def _kind(kind: str) -> Any:
+    from django.db.models import Q
+
+    return Q(connections__kind=kind)
+
+
+@login_required
+def connector_detail(request: HttpRequest, workspace_id: str, connector_id: str) -> HttpResponse:
+    connector, membership = get_workspace_object(request.user, workspace_id, WorkspaceConnector,
+                                                 public_id=connector_id)
+    workspace = membership.workspace
+    form = ConnectorForm(instance=connector, editing=True)
+    rotate_form = RotateSecretForm()
+    if request.method == "POST":
+        require_role(membership, "manage_connectors")
+        action = request.POST.get("action")
+        here = redirect("connector-detail", workspace_id=workspace_id, connector_id=connector_id)
+        try:
+            if action == "update":
+                form = ConnectorForm(request.POST, instance=WorkspaceConnector.objects.get(
+                    pk=connector.pk), editing=True)
+                if form.is_valid():
+                    data = dict(form.cleaned_data)
+                    data["provider_type"] = data["provider_type"] or ""
+                    services.update_connector(connector, actor=request.user, **data)
+                    messages.success(request, "Connector saved.")
+                    return here
+            elif action == "rotate":
+                rotate_form = RotateSecretForm(request.POST)
+                if rotate_form.is_valid():
+                    services.rotate_client_secret(
+                        connector, actor=request.user,
+                        client_secret=rotate_form.cleaned_data["client_secret"])
+                    messages.success(request, "Client secret replaced.")
+                    return here
+            elif action == "revoke-app-users":
+                app = App.objects.filter(workspace=workspace,
+                                         public_id=request.POST.get("app_id", "")).first()
+                count = services.revoke_app_user_connections(connector, actor=request.user,
+                                                             app=app)
+                messages.success(request, f"Revoked {count} app-user connection(s).")
+                return here
+            elif action == "delete":
+                name = connector.name
+                services.delete_connector(connector, actor=request.user)
+                messages.success(request, f"Connector “{name}” deleted.")
+                return redirect("connectors", workspace_id=workspace_id)
+        except services.ConnectorError as exc:
+            messages.error(request, exc.message)
+            return here
+    per_app = (Connection.objects.filter(connector=connector)
+               .values("app__public_id", "app__name", "kind").annotate(n=Count("id"))
+               .order_by("app__name"))
+    usage: dict[str, dict[str, Any]] = {}
+    for row in per_app:
+        entry = usage.setdefault(row["app__public_id"], {"app_id": row["app__public_id"],
+                                                         "name": row["app__name"],
+                                                         "shared": 0, "app_users": 0})
+        entry["shared" if row["kind"] == "workspace" else "app_users"] += row["n"]
+    return render(request, "connectors/connector_detail.html", {
+        "workspace": workspace, "connector": connector, "form": form,
+        "rotate_form": rotate_form, "usage": list(usage.values()),
+        "can_manage": membership.has_role("admin")})
