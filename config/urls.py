@@ -46,5 +46,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("config.api_router")),
     re_path(r"^api(/.*)?$", lambda r, *a: errors.json_404(r)),
+    path("", include("catalog.urls")),
+    path("", include("secrets_vault.urls")),
+    path("", include("integrations.urls")),
+    path("", include("integrations.calls_urls")),
+    path("", include("connectors.urls")),
     path("", include("workspaces.urls")),
 ]

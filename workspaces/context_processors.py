@@ -11,11 +11,12 @@ LAST_WORKSPACE_KEY = "last_workspace"
 # (label, url name or None while the section is not built yet)
 NAV = [
     ("Apps", "apps"),
-    ("Integrations", None),
-    ("Custom APIs", None),
-    ("Secrets", None),
-    ("Catalog", None),
-    ("Connectors", None),
+    ("Integrations", "integrations"),
+    ("Calls", "calls"),
+    ("Custom APIs", "custom-apis"),
+    ("Secrets", "secrets"),
+    ("Catalog", "catalog"),
+    ("Connectors", "connectors"),
     ("Credits", "credits"),
     ("Members", "members"),
     ("Settings", "workspace-settings"),

@@ -150,6 +150,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workspaces.tasks.grant_monthly_credits",
         "schedule": 60 * 60 * 6,
     },
+    "integration-spec-checks": {
+        "task": "integrations.tasks.check_integration_specs",
+        "schedule": 60 * 60 * 24,
+    },
 }
 
 CACHES = {
@@ -201,3 +205,44 @@ LOGGING = {
 }
 
 CREDITS_PER_PROXIED_CALL = 1
+
+# Credits added to a workspace the first time one of its integrations is approved for the
+# public catalog (once per integration).
+CATALOG_FIRST_APPROVAL_CREDITS = env.int("CATALOG_FIRST_APPROVAL_CREDITS", default=250)
+
+# Integration proxy (integrations.custom.call): per-app calls per minute (0 = no limit; shared
+# across processes when REDIS_URL is set), the upstream deadline, and the response size cap.
+PROXY_RATE_LIMIT_PER_MINUTE = env.int("PROXY_RATE_LIMIT_PER_MINUTE", default=600)
+PROXY_TIMEOUT_SECONDS = env.float("PROXY_TIMEOUT_SECONDS", default=30.0)
+PROXY_CONNECT_TIMEOUT_SECONDS = env.float("PROXY_CONNECT_TIMEOUT_SECONDS", default=5.0)
+PROXY_MAX_RESPONSE_BYTES = env.int("PROXY_MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
+PROXY_CONFIG_CACHE_SECONDS = env.int("PROXY_CONFIG_CACHE_SECONDS", default=60)
+
+# Connectors (OAuth). The platform's own OAuth client per provider type comes from the
+# environment: CONNECTOR_<TYPE>_CLIENT_ID / CONNECTOR_<TYPE>_CLIENT_SECRET.
+CONNECTOR_CLIENTS = {
+    _key[len("CONNECTOR_"):-len("_CLIENT_ID")].lower(): {
+        "client_id": _value,
+        "client_secret": env(_key[: -len("_ID")] + "_SECRET", default=""),
+    }
+    for _key, _value in env.ENVIRON.items()
+    if _key.startswith("CONNECTOR_") and _key.endswith("_CLIENT_ID") and _value
+}
+# {type: {key: value}} merged over connectors/providers.yaml (JSON in the environment).
+CONNECTOR_PROVIDER_OVERRIDES = env.json("CONNECTOR_PROVIDER_OVERRIDES", default={})
+# The redirect URI registered with providers; default: this server's /connectors/oauth/callback/.
+CONNECTOR_CALLBACK_URL = env("CONNECTOR_CALLBACK_URL", default="")
+CONNECTOR_REFRESH_MARGIN_SECONDS = env.int("CONNECTOR_REFRESH_MARGIN_SECONDS", default=300)
+CONNECTOR_REFRESH_AHEAD_SECONDS = env.int("CONNECTOR_REFRESH_AHEAD_SECONDS", default=900)
+CONNECTOR_MAX_REFRESH_FAILURES = env.int("CONNECTOR_MAX_REFRESH_FAILURES", default=3)
+CONNECTOR_STATE_TTL_SECONDS = env.int("CONNECTOR_STATE_TTL_SECONDS", default=600)
+CONNECTOR_TOKEN_TIMEOUT_SECONDS = env.float("CONNECTOR_TOKEN_TIMEOUT_SECONDS", default=15.0)
+CONNECTOR_CALL_TIMEOUT_SECONDS = env.float("CONNECTOR_CALL_TIMEOUT_SECONDS", default=30.0)
+CELERY_BEAT_SCHEDULE["connector-token-refresh"] = {
+    "task": "connectors.tasks.refresh_expiring_connections",
+    "schedule": 60 * 5,
+}
+CELERY_BEAT_SCHEDULE["connector-state-purge"] = {
+    "task": "connectors.tasks.purge_expired_oauth_states",
+    "schedule": 60 * 60 * 6,
+}
