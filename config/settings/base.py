@@ -34,6 +34,8 @@ FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[]) or [
 ]
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Public address of the portal, for absolute links in e-mails sent by workers (no request there).
+SITE_URL = env("SITE_URL", default="")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
