@@ -5,8 +5,8 @@ Writes (each in one transaction, with its audit row; never a value in the audit)
     create_secret / set_secret / delete_secret / delete_secret_named
     create_custom_api / update_custom_api / delete_custom_api
 Reads that never decrypt:
-    get_secret, list_secrets, secret_names, effective_secrets, effective_custom_apis,
-    environment_names
+    get_secret, list_secrets, secret_names, effective_secrets, list_custom_apis,
+    effective_custom_apis, environment_names
 Reads that decrypt (raise crypto.DecryptionFailed, never return ciphertext):
     reveal, resolve_value, environment_for_app, read_environment (audited; the endpoint's)
 """
@@ -37,8 +37,8 @@ __all__ = [
     "DecryptionFailed", "VaultError", "app_overrides_workspace", "create_custom_api",
     "create_secret", "delete_custom_api", "delete_secret", "delete_secret_named",
     "effective_custom_apis", "effective_secrets", "environment_for_app", "environment_names",
-    "get_secret", "list_secrets", "read_environment", "resolve_value", "reveal", "secret_names",
-    "set_secret", "update_custom_api",
+    "get_secret", "list_custom_apis", "list_secrets", "read_environment", "resolve_value",
+    "reveal", "secret_names", "set_secret", "update_custom_api",
 ]
 
 T = TypeVar("T", Secret, CustomApi)
@@ -155,6 +155,12 @@ def resolve_value(workspace: Workspace, name: str, app: App | None = None) -> st
     neither exists. For server-side use (e.g. the proxy adding an integration's header)."""
     winner = effective_secrets(workspace, app, kinds=Secret.Kind.values, names=[name]).get(name)
     return None if winner is None else reveal(winner)
+
+
+def list_custom_apis(workspace: Workspace) -> Any:
+    """Every Custom API of the workspace (both scopes), by name; credentials stay sealed."""
+    return (CustomApi.objects.filter(workspace=workspace)
+            .select_related("app", "created_by").order_by("name", "pk"))
 
 
 def effective_custom_apis(workspace: Workspace, app: App | None = None) -> dict[str, CustomApi]:
@@ -357,12 +363,16 @@ def _clean_name(name: str) -> tuple[str, str]:
 
 @sensitive_variables()
 def _credential_for(auth_type: str, credential: str, username: str) -> str:
-    credential = (credential or "").strip()
+    """The value stored for a Custom API. Keys and tokens lose surrounding whitespace (a pasting
+    slip); a basic-auth password is kept exactly as typed and may be empty (APIs such as
+    Stripe's take `key:` with no password), the user name is required."""
+    credential = credential or ""
     if auth_type == CustomApi.AuthType.BASIC:
         username = (username or "").strip()
         _valid(naming.validate_basic_username, username, "username")
         _valid(lambda v: naming.validate_credential(v, "The password"), credential, "credential")
         return f"{username}:{credential}"
+    credential = credential.strip()
     if auth_type not in CustomApi.AuthType.values:
         raise VaultError("Pick an auth type: API key, bearer token or basic auth.", "invalid",
                          "auth_type")

@@ -178,7 +178,7 @@ def custom_apis(request: HttpRequest, workspace_id: str) -> HttpResponse:
                 return redirect("custom-apis", workspace_id=workspace_id)
     return render(request, "secrets_vault/custom_apis.html", {
         "workspace": m.workspace, "membership": m, "form": form,
-        "custom_apis": m.workspace.custom_apis.select_related("app", "created_by"),
+        "custom_apis": services.list_custom_apis(m.workspace),
         "can_manage": m.has_role("admin"),
     })
 

@@ -8,10 +8,16 @@ converter's type (the route is still visited; it will usually answer 404) and li
 
     report = walk(values, page_clients={...}, api_clients={...})
     report.assert_clean(canaries, allowed=lambda visit: ...)
+
+Writes too: `write_walk(values, bodies, ...)` sends each body (carrying canaries in its secret
+fields) to every route with POST (pages, as a form; redirects followed) and POST/PUT/PATCH
+(/api/..., as JSON) as every caller, so error answers, re-rendered forms and success pages are
+checked for echoes. Pick the routes (`routes_of("myapp")`), since writes change state.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +41,7 @@ class Route:
     template: str  # "/w/<str:workspace_id>/secrets/"
     name: str | None
     skip_reason: str = ""
+    view: str = ""  # dotted path of the view ("secrets_vault.views.secrets_page")
 
 
 @dataclass
@@ -68,8 +75,8 @@ class WalkReport:
     def assert_clean(self, canaries: Iterable[str],
                      allowed: Callable[[Visit], bool] = lambda v: False) -> None:
         hits = self.find(list(canaries), allowed)
-        assert not hits, "canary leaked:\n" + "\n".join(f"  {c} GET {u} -> {k}"
-                                                        for c, u, k in hits)
+        assert not hits, "canary leaked:\n" + "\n".join(
+            f"  {c if ' ' in c else c + ' GET'} {u} -> {k}" for c, u, k in hits)
 
 
 def _pattern_text(pattern: Any) -> str | None:
@@ -105,7 +112,19 @@ def iter_routes(patterns: Iterable[Any] | None = None, prefix: str = "/",
         if isinstance(p, URLResolver):
             yield from iter_routes(p.url_patterns, prefix + text, ns)
         elif isinstance(p, URLPattern):
-            yield Route(prefix + text, p.name)
+            yield Route(prefix + text, p.name, view=_view_path(p.callback))
+
+
+def _view_path(callback: Any) -> str:
+    view = getattr(callback, "view_class", None) or getattr(callback, "cls", None) or callback
+    return f"{getattr(view, '__module__', '')}.{getattr(view, '__qualname__', '')}"
+
+
+def routes_of(*module_prefixes: str) -> list[Route]:
+    """The routes whose view lives in one of these modules/packages (e.g. "secrets_vault")."""
+    return [r for r in iter_routes()
+            if not r.skip_reason and any(r.view == m or r.view.startswith(m + ".")
+                                         for m in module_prefixes)]
 
 
 def fill(template: str, values: dict[str, str]) -> tuple[str, list[str]]:
@@ -145,6 +164,45 @@ def walk(values: dict[str, str], *, page_clients: dict[str, Client],
         for caller, client in clients.items():
             status, body = _get(client, url)
             report.visits.append(Visit(url, caller, status, body))
+    return report
+
+
+def _send(client: Client, method: str, url: str, data: dict[str, Any], *,
+          as_json: bool) -> tuple[int, str]:
+    client.raise_request_exception = False
+    if as_json:
+        response = getattr(client, method)(url, json.dumps(data),
+                                           content_type="application/json")
+    else:
+        response = getattr(client, method)(url, data, follow=True)
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return response.status_code, body.decode("utf-8", "replace") + "\n" + str(response.headers)
+
+
+def write_walk(values: dict[str, str], bodies: Iterable[dict[str, Any]], *,
+               page_clients: dict[str, Client], api_clients: dict[str, Client],
+               routes: Iterable[Route],
+               api_methods: Iterable[str] = ("post", "put", "patch")) -> WalkReport:
+    """Send every body to every route as every caller: pages get a form POST (redirects
+    followed, so the page shown after a save is checked too), /api/... routes get each of
+    `api_methods` with a JSON body. Visits are named "<caller> <METHOD>"."""
+    report = WalkReport()
+    bodies = list(bodies)
+    for route in routes:
+        if route.skip_reason:
+            report.skipped.append((route.template, route.skip_reason))
+            continue
+        url, guessed = fill(route.template, values)
+        if guessed:
+            report.guessed.append((route.template, guessed))
+        is_api = url.startswith("/api/")
+        clients = api_clients if is_api else page_clients
+        methods = list(api_methods) if is_api else ["post"]
+        for body in bodies:
+            for method in methods:
+                for caller, client in clients.items():
+                    status, text = _send(client, method, url, body, as_json=is_api)
+                    report.visits.append(Visit(url, f"{caller} {method.upper()}", status, text))
     return report
 
 

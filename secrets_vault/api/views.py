@@ -139,8 +139,8 @@ class CustomApiListView(APIView):
                    description="Custom APIs of the workspace (credentials never returned).")
     def get(self, request: Request, workspace_id: str) -> Response:
         m = get_workspace_for(request.user, workspace_id)
-        qs = m.workspace.custom_apis.select_related("app", "created_by")
-        return Response(s.CustomApiSerializer(qs, many=True).data)
+        return Response(s.CustomApiSerializer(services.list_custom_apis(m.workspace),
+                                              many=True).data)
 
     @extend_schema(request=s.CustomApiSerializer, responses={201: s.CustomApiSerializer})
     def post(self, request: Request, workspace_id: str) -> Response:

@@ -51,6 +51,11 @@ def api_clients(p, api, sdk) -> dict[str, Client]:  # type: ignore[no-untyped-de
     clients["sdk-service-app"] = sdk(p.app)
     clients["sdk-service-other-app"] = sdk(p.outsider_app)
     clients["sdk-app-user"] = sdk(p.app, "user-1")
+    # a signed-in browser on the API: DRF's browsable HTML pages (session authentication)
+    for role in ("member", "owner"):
+        browser = Client(HTTP_ACCEPT="text/html")
+        browser.force_login(getattr(p, role))
+        clients[f"browser-{role}"] = browser
     return clients
 
 
@@ -98,6 +103,9 @@ def test_canaries_leak_nowhere(personas, api, sdk, vault_data, caplog):
     statuses = {(v.url, v.caller): v.status for v in report.visits}
     assert statuses[(f"/w/{ws}/secrets/SHARED_NAME/", "owner")] == 200
     assert statuses[(f"/api/v1/workspaces/{ws}/custom-apis/{api_id}/", "pat-member")] == 200
+    browsable = [v for v in report.visits if v.caller == "browser-owner"
+                 and v.url == f"/api/v1/workspaces/{ws}/secrets/SHARED_NAME/"]
+    assert browsable[0].status == 200 and "text/html" in browsable[0].body
     assert not [g for g in report.guessed if "secrets" in g[0] or "custom-apis" in g[0]]
     assert len(report.visits) > 200
 
@@ -167,3 +175,69 @@ def test_error_reports_hide_values_and_post_data(personas, rf, monkeypatch):
         assert "create_custom_api" in text and canary not in text
     else:  # pragma: no cover
         raise AssertionError("expected the save to fail")
+
+
+def test_writes_echo_canaries_nowhere(personas, api, sdk, vault_data, caplog):
+    """Every vault page and endpoint written to, as every caller, with canaries in the value,
+    credential and username fields: valid saves, invalid names, bad domains, header-injection
+    attempts, duplicates and forbidden credential changes. No answer (error, re-rendered form,
+    success page, JSON) carries a canary; afterwards the whole URL conf is walked again and the
+    only place the new values appear is functions/env for the right app."""
+    caplog.set_level(logging.DEBUG)
+    p, d = personas, vault_data
+    routes = [r for r in walker.routes_of("secrets_vault") if "delete" not in r.template]
+    names = {r.name for r in routes}
+    assert {"secrets", "app-secrets", "secret-detail", "app-secret-detail", "custom-apis",
+            "custom-api-edit", "api-secrets", "api-secret", "api-app-secrets", "api-app-secret",
+            "api-custom-apis", "api-custom-api", "sdk-functions-env"} <= names
+
+    fresh: list[str] = []
+
+    def c() -> str:
+        fresh.append(new_canary())
+        return fresh[-1]
+
+    bodies = [
+        # invalid name: the form comes back with the error; nothing typed secret is echoed
+        {"name": "bad name!", "value": c(), "credential": c(), "username": c(),
+         "auth_type": "basic", "scope": "organization", "description": "typed"},
+        # a bad domain and a credential that tries to inject a header
+        {"name": "Walk Api", "value": c(), "credential": c() + "\r\nX-Evil: 1",
+         "username": c(), "auth_type": "bearer", "domain": "https://bad.example/x",
+         "scope": "organization"},
+        # valid: created (or replaced) by whoever may; a duplicate for the next caller
+        {"name": "WALK_NEW", "value": c(), "credential": c(), "username": "walker",
+         "auth_type": "api_key", "scope": "organization", "description": "d"},
+        # an edit that tries to change credentials
+        {"name": "Bearer service", "credential": c(), "username": c(), "scope": "organization"},
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        writes = walker.write_walk(url_values(p, d), bodies, page_clients=page_clients(p),
+                                   api_clients=api_clients(p, api, sdk), routes=routes)
+        writes.assert_clean(fresh + d.all)
+        assert not [g for g in writes.guessed]
+        by = {(v.url, v.caller): v.status for v in writes.visits}
+        ws = p.workspace.public_id
+        # the writes really happened where allowed and were refused elsewhere
+        assert by[(f"/api/v1/workspaces/{ws}/secrets/", "pat-admin POST")] in (201, 400)
+        assert by[(f"/api/v1/workspaces/{ws}/secrets/", "pat-member POST")] == 403
+        assert by[(f"/api/v1/workspaces/{ws}/secrets/", "sdk-service-app POST")] in (401, 403)
+        assert by[(f"/api/apps/{p.app.public_id}/functions/env", "sdk-service-app POST")] == 405
+        assert vault.resolve_value(p.workspace, "WALK_NEW") in fresh
+        assert vault.resolve_value(p.workspace, "SHARED_NAME", p.app) in fresh  # replaced
+        assert "CUSTOM_API_WALK_NEW" in vault.environment_names(p.app)
+
+        after = walker.walk(url_values(p, d), page_clients=page_clients(p),
+                            api_clients=api_clients(p, api, sdk))
+    env_url = f"/api/apps/{p.app.public_id}/functions/env"
+    after.assert_clean(fresh + d.all,
+                       allowed=lambda v: v.url == env_url and v.caller == "sdk-service-app")
+    env = next(v for v in after.visits if v.url == env_url and v.caller == "sdk-service-app")
+    assert sum(x in env.body for x in fresh) >= 3  # WALK_NEW, CUSTOM_API_WALK_NEW, SHARED_NAME
+
+    logged = caplog.text + "\n".join(f"{r.getMessage()} {r.args!r} {r.exc_text or ''}"
+                                     for r in caplog.records)
+    sql = "\n".join(q["sql"] for q in queries.captured_queries)
+    for x in fresh:
+        assert x not in logged and x not in sql
+    assert walker.scan_database(fresh + d.all) == []

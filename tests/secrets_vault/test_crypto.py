@@ -104,3 +104,63 @@ def test_the_library_crypter_follows_key_changes(settings, fernet_key):
 def test_single_string_key_setting_is_accepted(settings, fernet_key):
     settings.FIELD_ENCRYPTION_KEY = fernet_key()
     assert crypto.decrypt(crypto.encrypt("x")) == "x"
+
+
+def test_under_a_wrong_key_pages_still_work_and_edits_keep_the_ciphertext(
+        personas, client, api, settings, fernet_key, vault_data):
+    """Listing and editing never decrypt: with the key gone, the pages and the admin API still
+    answer (metadata only, no ciphertext), and a Custom API edit or a description change keeps
+    the stored ciphertext byte for byte, so restoring the key brings every value back."""
+    original_keys = settings.FIELD_ENCRYPTION_KEY
+    api_obj = vault_data.apis["bearer"]
+    before = {"secret": raw_column(Secret, "value", vault_data.secrets["ws"].pk),
+              "api": raw_column(CustomApi, "credential", api_obj.pk)}
+    settings.FIELD_ENCRYPTION_KEY = [fernet_key()]
+    ws = personas.workspace.public_id
+    client.force_login(personas.owner)
+    for url in (f"/w/{ws}/secrets/", f"/w/{ws}/secrets/STRIPE_API_KEY/",
+                f"/w/{ws}/secrets/apps/{personas.app.public_id}/", f"/w/{ws}/custom-apis/",
+                f"/w/{ws}/custom-apis/{api_obj.public_id}/"):
+        response = client.get(url)
+        html = response.content.decode()
+        assert response.status_code == 200, url
+        assert "gAAAAA" not in html and not any(c in html for c in vault_data.all)
+    listed = api(personas.member).get(f"/api/v1/workspaces/{ws}/custom-apis/")
+    assert listed.status_code == 200 and "gAAAAA" not in listed.content.decode()
+
+    vault.update_custom_api(CustomApi.objects.get(pk=api_obj.pk), actor=personas.owner,
+                            name="Renamed Bearer", domain="api.other.example")
+    assert client.post(f"/w/{ws}/custom-apis/{api_obj.public_id}/", {
+        "name": "Renamed Again", "domain": "", "docs_url": "", "scope": "organization",
+    }).status_code == 302
+    fresh = Secret.objects.get(pk=vault_data.secrets["ws"].pk)
+    fresh.description = "edited while the key is missing"
+    fresh.save()
+    assert raw_column(Secret, "value", fresh.pk) == before["secret"]
+    assert raw_column(CustomApi, "credential", api_obj.pk) == before["api"]
+    with pytest.raises(crypto.DecryptionFailed):
+        vault.reveal(CustomApi.objects.get(pk=api_obj.pk))
+
+    settings.FIELD_ENCRYPTION_KEY = original_keys
+    env = vault.environment_for_app(personas.app)
+    assert env["CUSTOM_API_RENAMED_AGAIN"] == vault_data.canaries["bearer"]
+    assert env["STRIPE_API_KEY"] == vault_data.canaries["ws"]
+
+
+def test_library_fields_never_pass_ciphertext_through(personas, settings, fernet_key):
+    """The trap itself, shown on the library's own field: under a wrong key its to_python hands
+    back the ciphertext as if it were the value. VaultField (what every encrypted column here
+    uses) raises instead."""
+    from encrypted_model_fields.fields import EncryptedTextField
+
+    from secrets_vault.fields import VaultField
+    from secrets_vault.management.commands.rotate_encryption_keys import encrypted_columns
+
+    token = crypto.encrypt("plain")
+    settings.FIELD_ENCRYPTION_KEY = [fernet_key()]
+    assert EncryptedTextField().to_python(token) == token  # the library: silent passthrough
+    sealed = VaultField().from_db_value(token, None, connection)
+    with pytest.raises(crypto.DecryptionFailed):
+        sealed.reveal()
+    # and no column in the project uses a library field directly
+    assert all(isinstance(f, VaultField) for _, f in encrypted_columns())

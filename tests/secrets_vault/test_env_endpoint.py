@@ -103,3 +103,80 @@ def test_schema_documents_the_endpoint(client):
         assert path in schema["paths"]
     secret_schema = schema["components"]["schemas"]["Secret"]
     assert "value" not in secret_schema["properties"]  # response shape: no value
+
+
+def test_another_app_of_the_same_workspace_gets_404(personas, sdk, vault_data):
+    """A sibling app's service token can't read this app's environment (nor learn it exists)."""
+    from tests.factories import make_app
+
+    sibling = make_app(personas.workspace, personas.owner, "Sibling")
+    response = sdk(sibling).get(url(personas.app))
+    assert response.status_code == 404
+    assert not any(c in response.content.decode() for c in vault_data.all)
+    # while its own environment holds only what is in its scope
+    own = sdk(sibling).get(url(sibling)).json()["variables"]
+    c = vault_data.canaries
+    assert own["SHARED_NAME"] == c["ws_shared"] and "APP_ONLY_KEY" not in own
+    assert "CUSTOM_API_BEARER_SERVICE" not in own  # app-specific to the other app
+    assert own["CUSTOM_API_API_KEY_SERVICE_AUTH_HEADER"] == c["api_key"]
+
+
+def test_on_behalf_of_stays_a_service_call_but_only_for_its_own_app(personas, sdk,
+                                                                     vault_data):
+    """`on-behalf-of` on a service call names the app user; the caller is still the app's
+    backend (service role), so it gets the environment. An app-user token of another app in
+    that header is refused outright."""
+    from workspaces import services as ws_services
+
+    client = sdk(personas.app)
+    jwt = ws_services.mint_app_user_token(personas.app, "user-1").token
+    response = client.get(url(personas.app), HTTP_ON_BEHALF_OF=f"Bearer {jwt}")
+    assert response.status_code == 200
+    assert response.json()["variables"]["APP_ONLY_KEY"] == vault_data.canaries["app"]
+    foreign = ws_services.mint_app_user_token(personas.outsider_app, "user-1").token
+    response = client.get(url(personas.app), HTTP_ON_BEHALF_OF=f"Bearer {foreign}")
+    assert response.status_code == 401
+    assert not any(c in response.content.decode() for c in vault_data.all)
+
+
+def test_every_custom_api_variable_for_each_auth_type(personas, sdk):
+    import base64
+
+    from secrets_vault import services as vault
+
+    for name, auth_type, username, credential in (
+            ("My Billing API", "api_key", "", "sk_123abc"),
+            ("Twilio SMS", "bearer", "", "token123"),
+            ("Internal Auth Service", "basic", "svc", " pass word "),
+            ("Stripe Basic", "basic", "sk_live_1", "")):
+        vault.create_custom_api(personas.workspace, actor=personas.admin, name=name,
+                                auth_type=auth_type, username=username, credential=credential)
+    env = sdk(personas.app).get(url(personas.app)).json()["variables"]
+    assert env == {
+        "CUSTOM_API_MY_BILLING_API": "sk_123abc",
+        "CUSTOM_API_MY_BILLING_API_AUTH_HEADER": "sk_123abc",
+        "CUSTOM_API_TWILIO_SMS": "token123",
+        "CUSTOM_API_TWILIO_SMS_AUTH_HEADER": "Bearer token123",
+        "CUSTOM_API_INTERNAL_AUTH_SERVICE": "svc: pass word ",  # a password is kept as typed
+        "CUSTOM_API_INTERNAL_AUTH_SERVICE_AUTH_HEADER":
+            "Basic " + base64.b64encode(b"svc: pass word ").decode(),
+        "CUSTOM_API_STRIPE_BASIC": "sk_live_1:",
+        "CUSTOM_API_STRIPE_BASIC_AUTH_HEADER": "Basic " + base64.b64encode(b"sk_live_1:").decode(),
+    }
+
+
+def test_custom_api_credential_under_a_wrong_key_is_an_error_not_ciphertext(
+        personas, sdk, settings, fernet_key):
+    from secrets_vault import services as vault
+    from tests.secrets_vault.conftest import new_canary
+
+    canary = new_canary()
+    vault.create_custom_api(personas.workspace, actor=personas.admin, name="Locked API",
+                            auth_type="bearer", credential=canary)
+    client = sdk(personas.app)
+    settings.FIELD_ENCRYPTION_KEY = [fernet_key()]
+    response = client.get(url(personas.app))
+    body = response.json()
+    assert response.status_code == 500 and body["code"] == "decryption_failed"
+    assert "Custom API “Locked API” (CUSTOM_API_LOCKED_API)" in body["detail"]
+    assert canary not in response.content.decode() and "gAAAAA" not in response.content.decode()

@@ -184,3 +184,39 @@ def test_list_endpoints_have_a_query_ceiling(api, personas, django_assert_max_nu
                 f"/api/v1/workspaces/{ws.public_id}/custom-apis/"):
         with django_assert_max_num_queries(8):
             assert client.get(url).status_code == 200
+
+
+def test_custom_apis_section_tag_for_the_integrations_page(personas, vault_data):
+    """`{% custom_apis_section %}` (included by the Integrations page) lists every Custom API
+    of the workspace, both scopes, with its variable; never a credential; the manage link is
+    worded for the role."""
+    from django.template import Context, Template
+
+    from workspaces.models import Membership
+
+    tpl = Template("{% load vault_tags %}{% custom_apis_section %}")
+    for user, manage in ((personas.member, False), (personas.admin, True)):
+        m = Membership.objects.get(workspace=personas.workspace, user=user)
+        html = tpl.render(Context({"workspace": personas.workspace, "membership": m}))
+        assert 'data-testid="custom-apis-section"' in html
+        for api in vault_data.apis.values():
+            assert api.name in html and api.env_var in html
+        assert "App: Storefront" in html and "Organization" in html
+        assert ("Add or manage Custom APIs" in html) is manage
+        assert not any(c in html for c in vault_data.all) and "gAAAAA" not in html
+    assert "custom-apis-section" not in tpl.render(Context({}))  # outside a workspace page
+
+
+def test_custom_api_edit_error_keeps_what_was_typed(owner_client, personas, vault_data):
+    api = vault_data.apis["api_key"]
+    url = f"/w/{personas.workspace.public_id}/custom-apis/{api.public_id}/"
+    response = owner_client.post(url, {"name": "Typed New Name", "domain": "not a host",
+                                       "docs_url": "https://typed.example/docs",
+                                       "scope": personas.app.public_id})
+    html = response.content.decode()
+    assert response.status_code == 200 and "Enter a host name like api.example.com" in html
+    assert 'value="Typed New Name"' in html and 'value="https://typed.example/docs"' in html
+    assert f'value="{personas.app.public_id}" selected' in html
+    api.refresh_from_db()
+    assert (api.name, api.app_id) == ("api_key service", None)
+    assert vault_data.canaries["api_key"] not in html

@@ -160,3 +160,64 @@ def test_system_secrets_are_not_reachable_as_user_secrets(client, api, personas,
                      {"value": "x"}, format="json").status_code == 404
     names = [s["name"] for s in owner.get(f"/api/v1/workspaces/{ws}/secrets/").json()]
     assert "__integration_header_1" not in names
+
+
+@pytest.mark.parametrize("caller", ["revoked-pat", "service-token", "app-user-token"])
+@pytest.mark.parametrize("method,url,data,least,ok", API)
+def test_api_refuses_revoked_and_sdk_tokens(api, sdk, personas, vault_data, caller, method, url,
+                                            data, least, ok):
+    """Every admin endpoint, from the wrong side: a revoked personal token of the owner, and the
+    app's own SDK credentials (service token, app-user token) are not dashboard users."""
+    from secrets_vault.models import CustomApi, Secret
+
+    if caller == "revoked-pat":
+        client = api(personas.owner)
+        for token in personas.owner.access_tokens.all():
+            services.revoke_personal_token(token, actor=personas.owner)
+    elif caller == "service-token":
+        client = sdk(personas.app)
+    else:
+        client = sdk(personas.app, "user-1")
+    before = (sorted(Secret.objects.values_list("name", "version")),
+              sorted(CustomApi.objects.values_list("name", "domain")))
+    response = getattr(client, method)(fill(url, personas, vault_data), data, format="json")
+    assert response.status_code in (401, 403), response.content[:300]
+    assert not any(c in response.content.decode() for c in vault_data.all)
+    assert (sorted(Secret.objects.values_list("name", "version")),
+            sorted(CustomApi.objects.values_list("name", "domain"))) == before
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_custom_apis_section_on_the_integrations_page(client, personas, vault_data, role):
+    """The Integrations page carries the Custom APIs section: names and variables for members,
+    the manage link labelled for admins, no credentials for anyone; outsiders get 404."""
+    user = persona_user(personas, role)
+    if user:
+        client.force_login(user)
+    response = client.get(f"/w/{personas.workspace.public_id}/integrations/")
+    if role == "anonymous":
+        assert response.status_code == 302 and response.url.startswith("/login/")
+        return
+    if role == "outsider":
+        assert response.status_code == 404
+        return
+    html = response.content.decode()
+    assert 'data-testid="custom-apis-section"' in html
+    assert "CUSTOM_API_API_KEY_SERVICE" in html and "CUSTOM_API_BASIC_BILLING" in html
+    assert f'href="/w/{personas.workspace.public_id}/custom-apis/"' in html
+    assert ("Add or manage Custom APIs" in html) == (RANK[role] >= RANK["admin"])
+    assert not any(c in html for c in vault_data.all)
+
+
+def test_the_matrix_covers_every_vault_route(personas, vault_data):
+    """Guard: every page and endpoint the vault serves is in PAGES/PAGE_POSTS/API above (the
+    SDK's functions/env has its own file), so a route added later can't skip these tests."""
+    from django.urls import resolve
+
+    from tests import canary as walker
+
+    served = {r.name for r in walker.routes_of("secrets_vault")} - {"sdk-functions-env"}
+    covered = {resolve(fill(url, personas, vault_data).split("?")[0]).url_name
+               for url in [u for u, _ in PAGES] + [u for u, _ in PAGE_POSTS]
+               + [u for _, u, *_ in API]}
+    assert served == covered
