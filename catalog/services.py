@@ -20,6 +20,7 @@ to its workspace, exactly once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -402,6 +403,19 @@ def decide(revision: IntegrationRevision, *, actor: User, decision: str, comment
     return revision
 
 
+def diff_base(revision: IntegrationRevision) -> IntegrationRevision | None:
+    """What a reviewer compares a revision with: the live revision it would replace; for an
+    integration not yet live, the last revision a reviewer sent back (rejected or changes
+    requested), so the resubmission shows what changed since."""
+    if revision.based_on_id is not None:
+        return revision.based_on
+    return (IntegrationRevision.objects
+            .filter(integration_id=revision.integration_id, number__lt=revision.number,
+                    status__in=[IntegrationRevision.Status.REJECTED,
+                                IntegrationRevision.Status.CHANGES_REQUESTED])
+            .order_by("-number").first())
+
+
 def approve_submission(revision: IntegrationRevision, *, actor: User, comment: str = "",
                        link_base: str = "") -> IntegrationRevision:
     return decide(revision, actor=actor, decision="approve", comment=comment,
@@ -458,6 +472,7 @@ def _notify(recipient: User, kind: str, revision: IntegrationRevision, *, actor:
     sent by a task after commit."""
     integration = revision.integration
     subject = SUBJECTS[kind].format(name=revision.name)
+    link_base = (link_base or getattr(settings, "SITE_URL", "")).rstrip("/")
     context = {"recipient": recipient, "integration": integration, "revision": revision,
                "actor": actor, "kind": kind, "url": f"{link_base}{url}",
                "award": settings.CATALOG_FIRST_APPROVAL_CREDITS}
@@ -469,10 +484,32 @@ def _notify(recipient: User, kind: str, revision: IntegrationRevision, *, actor:
         subject=subject[:200], body=revision.decision_comment if kind != "submitted" else
         f"{revision.submitted_by.display_name if revision.submitted_by else 'Someone'} "
         f"submitted revision {revision.number} of {revision.name}.", url=url, email=email)
+    # robust: a broker outage must not turn an already committed decision into an error page;
+    # the notification stays unsent and resend_unsent_notifications picks it up later.
+    transaction.on_commit(lambda: _enqueue(notification.pk), robust=True)
+    return notification
+
+
+def _enqueue(notification_id: int) -> None:
     from .tasks import send_notification  # tasks import services, so import late
 
-    transaction.on_commit(lambda: send_notification.delay(notification.pk))
-    return notification
+    send_notification.delay(notification_id)
+
+
+def resend_unsent_notifications(*, older_than: timedelta = timedelta(minutes=10),
+                                within: timedelta = timedelta(days=7)) -> list[int]:
+    """Queue again the notifications whose e-mail is still unsent after `older_than` (the
+    broker was down when they were made, or every retry failed); sending stays at most once
+    per notification (see deliver_notification). Gives up on those older than `within`."""
+    now = timezone.now()
+    ids = list(Notification.objects
+               .filter(email__isnull=False, email__sent_at__isnull=True,
+                       created_at__lte=now - older_than,
+                       created_at__gte=now - within)
+               .order_by("pk").values_list("pk", flat=True))
+    for pk in ids:
+        _enqueue(pk)
+    return ids
 
 
 def deliver_notification(notification_id: int) -> bool:
@@ -534,8 +571,14 @@ def install_integration(app: App, integration: CatalogIntegration, *, actor: Use
     installation and the names still missing."""
     require_catalog_plan(app.workspace)
     content = content_for_app(integration, app)
-    existing = vault.app_secret_names(app)
     reuse = reuse or set()
+    declared = {s["name"] for s in content.required_secrets or []}
+    unknown = sorted((set(values) | reuse) - declared)
+    if unknown:
+        raise ServiceError(f"Not a required secret of “{content.name}”: {', '.join(unknown)}. "
+                           f"It needs: {', '.join(sorted(declared)) or 'no secrets'}.",
+                           "unknown_secret")
+    existing = vault.app_secret_names(app)
     stored: list[str] = []
     missing: list[str] = []
     for secret in content.required_secrets or []:

@@ -12,3 +12,9 @@ def send_notification(self, notification_id: int) -> bool:  # type: ignore[no-un
     """E-mail one notification. Sends at most once however often it runs (see
     services.deliver_notification)."""
     return services.deliver_notification(notification_id)
+
+
+@shared_task
+def resend_unsent_notifications() -> int:
+    """Periodic (beat): queue again notifications whose e-mail was never sent."""
+    return len(services.resend_unsent_notifications())

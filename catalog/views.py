@@ -442,11 +442,13 @@ def review(request: HttpRequest, revision_id: int) -> HttpResponse:
         else:
             status = 400
     diff = None
-    if revision.based_on is not None:
-        diff = content_diff(revision.based_on.content(), revision.content())
+    diff_base = services.diff_base(revision)
+    if diff_base is not None:
+        diff = content_diff(diff_base.content(), revision.content())
     return render(request, "catalog/review.html", {
         "revision": revision, "integration": revision.integration, "form": form,
-        "refusal": refusal, "diff": diff, "checks": services.check(revision),
+        "refusal": refusal, "diff": diff, "diff_base": diff_base,
+        "checks": services.check(revision),
         "transitions": revision.integration.transitions.select_related("actor", "revision"),
         "waiting": revision.status == IntegrationRevision.Status.SUBMITTED,
     }, status=status)

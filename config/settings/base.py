@@ -211,6 +211,10 @@ CREDITS_PER_PROXIED_CALL = 1
 # Credits added to a workspace the first time one of its integrations is approved for the
 # public catalog (once per integration).
 CATALOG_FIRST_APPROVAL_CREDITS = env.int("CATALOG_FIRST_APPROVAL_CREDITS", default=250)
+CELERY_BEAT_SCHEDULE["catalog-unsent-notifications"] = {
+    "task": "catalog.tasks.resend_unsent_notifications",
+    "schedule": 60 * 10,
+}
 
 # Integration proxy (integrations.custom.call): per-app calls per minute (0 = no limit; shared
 # across processes when REDIS_URL is set), the upstream deadline, and the response size cap.

@@ -98,3 +98,37 @@ def test_injected_script_in_a_prompt_never_runs(page, people):
     page.wait_for_timeout(300)
     assert page.evaluate("window.__pwned") is None
     assert page.locator("[data-testid=rendered-prompt] script").count() == 0
+
+
+def test_a_teammate_uses_a_private_integration_in_an_app(page, people):
+    """The private catalog in Chromium: a teammate picks an app, types the key (a password
+    field), and the app's integrations page shows it set, never its value."""
+    from catalog.models import Installation
+    from secrets_vault import services as vault
+    from tests.catalog.conftest import make_integration
+    from tests.factories import UserFactory, add_member, make_app
+    from workspaces.models import Role
+
+    author, _, ws = people
+    admin = UserFactory(email="teammate@example.com")
+    add_member(ws, admin, Role.ADMIN)
+    app = make_app(ws, author, "Gallery")
+    integration = make_integration(ws, author, visibility="private", name="Pixel Painter",
+                                   slug="pixel-painter")
+    canary = "sk-browser-CANARY-42"
+    sign_in(page, admin.email)
+    page.goto(f"/w/{ws.public_id}/catalog/?tab=private")
+    page.click("[data-testid=catalog-list] >> text=Pixel Painter")
+    page.click("[data-testid=use-integration]")
+    page.select_option("select[name=app]", label="Gallery")  # submits the choice on change
+    page.wait_for_url(re.compile(r"\?app=[0-9a-f]{24}$"))
+    assert page.get_attribute("input[name=value__OPENAI_API_KEY]", "type") == "password"
+    page.fill("input[name=value__OPENAI_API_KEY]", canary)
+    page.click("[data-testid=install]")
+    page.wait_for_url(f"**/w/{ws.public_id}/apps/{app.public_id}/integrations/")
+    section = page.get_by_test_id("installed-pixel-painter")
+    assert section.get_by_test_id("secret-status").inner_text() == "set"
+    assert canary not in page.content()
+    assert Installation.objects.filter(app=app, integration=integration).exists()
+    secret = vault.get_secret(ws, "OPENAI_API_KEY", app=app)
+    assert vault.reveal(secret) == canary

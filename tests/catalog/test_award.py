@@ -3,10 +3,15 @@ workspace exactly once: retried approvals, later revisions and concurrent review
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from catalog import services
@@ -151,3 +156,72 @@ def test_concurrent_award_calls_award_exactly_once(personas, reviewer):
     assert not [r for r in results if isinstance(r, Exception)], results
     assert len({r.pk for r in results}) == 1
     assert awards(integration).count() == 1
+
+
+CONCURRENT_APPROVER = textwrap.dedent("""
+    # One reviewer in its own process (own database connection): wait for the start signal,
+    # approve, print the outcome.
+    import os, sys, time, django
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+    django.setup()
+    from catalog import services
+    from catalog.models import IntegrationRevision
+    from workspaces import credits
+    from workspaces.models import User
+    from workspaces.services import ServiceError
+    revision_id, reviewer_id, ready, go = sys.argv[1:5]
+    revision = IntegrationRevision.objects.get(pk=revision_id)
+    actor = User.objects.get(pk=reviewer_id)
+    real_award = credits.award
+
+    def slow_award(*args, **kwargs):
+        time.sleep(0.2)  # widen the window in which the other approval could slip in
+        return real_award(*args, **kwargs)
+
+    credits.award = slow_award
+    open(ready, "w").close()
+    while not os.path.exists(go):
+        time.sleep(0.002)
+    try:
+        services.approve_submission(revision, actor=actor, comment="ok")
+        print("approved", flush=True)
+    except ServiceError as exc:
+        print(exc.code, flush=True)
+""")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_reviewer_processes_approving_at_once_award_exactly_once(personas, tmp_path):
+    """Two reviewers, each in a separate OS process with its own PostgreSQL connection, approve
+    the same submission at the same moment: one approval, one "already decided", one award."""
+    integration = make_integration(personas.workspace, personas.member)
+    revision = services.submit_for_review(integration, actor=personas.member)
+    reviewers = [UserFactory(email=f"proc{n}@example.com", is_staff=True) for n in range(2)]
+    db = settings.DATABASES["default"]
+    env = {**os.environ, "DATABASE_URL": (
+        f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{connection.settings_dict['NAME']}")}
+    go = tmp_path / "go"
+    ready = [tmp_path / f"ready{n}" for n in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-c", CONCURRENT_APPROVER, str(revision.pk),
+                               str(r.pk), str(ready[n]), str(go)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for n, r in enumerate(reviewers)]
+    try:
+        deadline = time.monotonic() + 60
+        while not all(p.exists() for p in ready) and time.monotonic() < deadline:
+            assert all(proc.poll() is None for proc in procs), [p.communicate() for p in procs]
+            time.sleep(0.05)
+        go.touch()
+        outputs = [proc.communicate(timeout=60) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    outcomes = sorted(out.strip() for out, _ in outputs)
+    assert outcomes == ["already_decided", "approved"], outputs
+    assert awards(integration).count() == 1
+    assert credits.balance(personas.workspace) == 2250
+    assert integration.transitions.filter(action="approve").count() == 1
+    integration.refresh_from_db()
+    assert integration.state == "approved" and integration.live_revision == revision

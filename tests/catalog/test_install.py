@@ -10,7 +10,6 @@ from django.db import connection
 from catalog import services
 from catalog.models import Installation
 from secrets_vault import services as vault
-from secrets_vault.models import Secret
 from tests.catalog.conftest import make_integration
 from tests.factories import make_app
 from workspaces.models import AuditEntry
@@ -86,10 +85,8 @@ def test_typing_a_new_value_replaces_the_app_value(client, personas):
 
 
 def test_a_workspace_secret_counts_as_set_for_the_app(personas):
-    # A workspace-scoped secret (set up through the model: the vault's set_secret for app=None
-    # currently trips PostgreSQL's "FOR UPDATE on the nullable side of an outer join").
-    Secret.objects.create(workspace=personas.workspace, app=None, name="OPENAI_API_KEY",
-                          value="sk-ws")
+    vault.set_secret(personas.workspace, "OPENAI_API_KEY", "sk-ws", actor=personas.owner,
+                     app=None)  # a workspace-wide secret
     integration = make_integration(personas.workspace, personas.member, visibility="private")
     _, missing = services.install_integration(personas.app, integration, actor=personas.admin,
                                               values={})
@@ -210,3 +207,19 @@ def test_service_role_api_serves_prompts_and_variable_names_never_values(sdk, pe
     assert sdk(None).get(url).status_code == 401
     assert sdk(personas.app, "end-user-1").get(url).status_code == 403
     assert sdk(personas.outsider_app).get(url).status_code == 404
+
+
+def test_api_refuses_values_for_secrets_the_integration_does_not_declare(api, personas):
+    integration = make_integration(personas.workspace, personas.member, visibility="private")
+    url = f"/api/v1/workspaces/{personas.workspace.public_id}/apps/{personas.app.public_id}/" \
+          "catalog-installations/"
+    response = api(personas.admin).post(url, {
+        "integration": integration.public_id,
+        "secrets": {"OPENAI_API_KEY": VALUE, "OPENAI_APIKEY": VALUE}}, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "unknown_secret"
+    assert "OPENAI_APIKEY" in body["detail"] and "It needs: OPENAI_API_KEY" in body["detail"]
+    assert VALUE not in response.content.decode()
+    assert not Installation.objects.exists()
+    assert vault.secret_names(personas.workspace, personas.app) == []  # nothing half-stored

@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.core import mail
 from django.db import connection, transaction
+from django.utils import timezone
 
 from catalog import services, tasks
 from catalog.models import Notification
@@ -192,7 +193,7 @@ def test_worker_killed_mid_task_then_a_real_worker_sends_once(celery_worker_real
     integration = make_integration(personas.workspace, personas.member)
     with transaction.atomic():
         # keep the automatic after-commit send from racing the scenario
-        monkeypatch.setattr(transaction, "on_commit", lambda fn, using=None: None)
+        monkeypatch.setattr(transaction, "on_commit", lambda fn, using=None, robust=False: None)
         services.submit_for_review(integration, actor=personas.member)
     monkeypatch.undo()
     n = Notification.objects.get(recipient=reviewer)
@@ -213,3 +214,138 @@ def test_worker_killed_mid_task_then_a_real_worker_sends_once(celery_worker_real
     assert tasks.send_notification.delay(n.pk).get(timeout=30) is False
     assert [m.to for m in mail.outbox] == [["reviewer@example.com"]]
     assert EmailMessage.objects.get(pk=n.email_id).attempts == 1
+
+
+KILLABLE_CELERY_WORKER = textwrap.dedent("""
+    # A real Celery worker (prefork pool, one child) on its own queue. The first time a child
+    # sends an e-mail it records its pid and hangs, so the test can SIGKILL it mid-task; later
+    # sends go through Django's file-based e-mail backend, which the test counts.
+    import os, sys, time, django
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+    django.setup()
+    from django.conf import settings
+    outbox, marker, queue = sys.argv[1:4]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = outbox
+    import django.core.mail
+    real_send_mail = django.core.mail.send_mail
+
+    def first_send_hangs(*args, **kwargs):
+        if not os.path.exists(marker):
+            with open(marker + ".tmp", "w") as f:
+                f.write(str(os.getpid()))
+            os.rename(marker + ".tmp", marker)
+            time.sleep(300)
+        return real_send_mail(*args, **kwargs)
+
+    django.core.mail.send_mail = first_send_hangs
+    from config.celery_app import app
+    url = os.environ["CELERY_BROKER_URL"]
+    app.conf.update(task_always_eager=False, broker_url=url, result_backend=url)
+    app.worker_main(["worker", "--pool", "prefork", "--concurrency", "1", "--queues", queue,
+                     "--hostname", f"killtest-{os.getpid()}@%h", "--loglevel", "WARNING",
+                     "--without-gossip", "--without-mingle", "--without-heartbeat"])
+""")
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_real_worker_child_killed_mid_send_requeues_and_sends_once(celery_worker_real, personas,
+                                                                    reviewer, monkeypatch,
+                                                                    tmp_path):
+    """A real `celery worker` process runs the task; its pool process is SIGKILLed while the
+    e-mail is being sent (row locked, not marked sent). Celery requeues the task (acks_late +
+    reject_on_worker_lost), a fresh pool process runs it again and the e-mail goes out exactly
+    once; delivering the task again afterwards sends nothing."""
+    integration = make_integration(personas.workspace, personas.member)
+    with transaction.atomic():
+        monkeypatch.setattr(transaction, "on_commit", lambda fn, using=None, robust=False: None)
+        services.submit_for_review(integration, actor=personas.member)
+    monkeypatch.undo()
+    n = Notification.objects.get(recipient=reviewer)
+    outbox, marker = tmp_path / "outbox", tmp_path / "hung-child-pid"
+    outbox.mkdir()
+    queue = f"catalog-kill-{os.getpid()}"
+    db = settings.DATABASES["default"]
+    env = {**os.environ, "DATABASE_URL": (
+        f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{connection.settings_dict['NAME']}")}
+    worker = subprocess.Popen([sys.executable, "-c", KILLABLE_CELERY_WORKER, str(outbox),
+                               str(marker), queue], env=env, start_new_session=True)
+    try:
+        tasks.send_notification.apply_async(args=[n.pk], queue=queue)
+        assert wait_for(lambda: marker.exists(), timeout=60), "the worker never started the task"
+        child = int(marker.read_text())
+        assert child != worker.pid  # the pool process, not the worker's main process
+        assert EmailMessage.objects.get(pk=n.email_id).sent_at is None
+        os.kill(child, signal.SIGKILL)
+        assert wait_for(lambda: EmailMessage.objects.filter(
+            pk=n.email_id, sent_at__isnull=False).exists(), timeout=60), \
+            "the requeued task was never run again"
+        # Redelivered or retried by hand: nothing more is sent.
+        again = [tasks.send_notification.apply_async(args=[n.pk], queue=queue)
+                 for _ in range(2)]
+        assert [r.get(timeout=30) for r in again] == [False, False]
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait(timeout=10)
+    sent = [p.read_text() for p in outbox.iterdir()]
+    assert len(sent) == 1, sent
+    assert "To: reviewer@example.com" in sent[0] and "Review needed: OpenAI Text to Image" in \
+        sent[0]
+    email = EmailMessage.objects.get(pk=n.email_id)
+    assert email.attempts == 1  # the killed attempt was rolled back with its transaction
+    assert mail.outbox == []  # nothing went through the test process itself
+
+
+@pytest.mark.django_db
+def test_a_broker_outage_keeps_the_decision_and_the_sweeper_sends_it_later(
+        client, submitted, reviewer, personas, monkeypatch, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from kombu.exceptions import OperationalError
+
+    def broker_down(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OperationalError("Error 111 connecting to redis. Connection refused.")
+
+    EmailMessage.objects.update(sent_at=timezone.now())  # the reviewers' were sent already
+    mail.outbox.clear()
+    monkeypatch.setattr(tasks.send_notification, "delay", broker_down)
+    client.force_login(reviewer)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/catalog/review/{submitted.pk}/",
+                               {"decision": "approve", "comment": "Fine"})
+    assert response.status_code == 302  # the decision stands, no error page
+    submitted.refresh_from_db()
+    assert submitted.status == "approved"
+    n = Notification.objects.get(recipient=personas.member)
+    assert n.email.sent_at is None and mail.outbox == []
+    assert services.resend_unsent_notifications() == []  # too recent: the task may still run
+
+    monkeypatch.undo()
+    assert services.resend_unsent_notifications(older_than=timedelta(0)) == [n.pk]
+    assert [m.to for m in mail.outbox] == [["member@example.com"]]
+    assert "Fine" in mail.outbox[0].body
+    assert services.resend_unsent_notifications(older_than=timedelta(0)) == []
+    assert tasks.resend_unsent_notifications.apply().get() == 0
+    assert len(mail.outbox) == 1
+    # given up after a week; rows without an e-mail are never picked
+    stale = Notification.objects.get(recipient=reviewer)
+    EmailMessage.objects.filter(pk=stale.email_id).update(sent_at=None)
+    Notification.objects.filter(pk=stale.pk).update(created_at=timezone.now()
+                                                    - timedelta(days=8))
+    Notification.objects.filter(pk=n.pk).update(email=None)
+    assert services.resend_unsent_notifications(older_than=timedelta(0)) == []
+
+
+@pytest.mark.django_db
+def test_links_in_e_mails_use_site_url_when_no_request_gives_one(integration, personas,
+                                                                 reviewer, settings):
+    settings.SITE_URL = "https://portal.example.com/"
+    revision = services.submit_for_review(integration, actor=personas.member)
+    email = Notification.objects.get(recipient=reviewer).email
+    assert f"https://portal.example.com/catalog/review/{revision.pk}/" in email.body

@@ -203,3 +203,75 @@ def test_api_self_review_is_403(api, personas, objs):
     assert response.status_code == 403
     assert response.json()["code"] == "forbidden"
     assert "own submission" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_api_install_and_uninstall_in_someone_elses_app(api, personas, objs, role):
+    """The shared app was created by the owner: a plain member may neither add an integration
+    to it nor remove one; outsiders don't learn it exists."""
+    from catalog.models import Installation
+
+    inst, _ = services.install_integration(personas.app, objs["private"], actor=personas.owner,
+                                           values={})
+    client = api(persona_user(personas, role))
+    base = f"/api/v1/workspaces/{personas.workspace.public_id}/apps/{personas.app.public_id}/" \
+           "catalog-installations/"
+    response = client.post(base, {"integration": objs["draft"].public_id}, format="json")
+    check(response, role, "admin", api=True)
+    response = client.delete(f"{base}{inst.public_id}/")
+    check(response, role, "admin", api=True)
+    assert Installation.objects.filter(pk=inst.pk).exists() is (RANK[role] < RANK["admin"])
+
+
+def test_revoked_tokens_are_refused(personas, objs, sdk):
+    from rest_framework.test import APIClient
+
+    from catalog.models import Installation
+    from workspaces import services as ws_services
+    from workspaces.models import AppServiceToken, PersonalAccessToken
+
+    Installation.objects.create(app=personas.app, integration=objs["private"])
+    _, raw = ws_services.create_personal_token(actor=personas.owner, name="soon revoked")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    url = f"/api/v1/workspaces/{personas.workspace.public_id}/catalog/integrations/"
+    assert client.get(url).status_code == 200
+    ws_services.revoke_personal_token(PersonalAccessToken.objects.get(user=personas.owner),
+                                      actor=personas.owner)
+    assert client.get(url).status_code == 401
+    assert client.post("/api/v1/catalog/checks/", {"prompt": "# x"},
+                       format="json").status_code == 401
+
+    service = sdk(personas.app)
+    sdk_url = f"/api/apps/{personas.app.public_id}/catalog-integrations"
+    assert service.get(sdk_url).status_code == 200
+    for token in AppServiceToken.objects.filter(app=personas.app):
+        ws_services.revoke_service_token(token, actor=personas.owner)
+    response = service.get(sdk_url)
+    assert response.status_code == 401 and "OPENAI" not in response.content.decode()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_pages_install_into_and_remove_from_someone_elses_app(client, personas, objs, role):
+    """The dashboard's "Use this integration" and "Remove" on the owner's app: admins may, a
+    plain member gets 403, outsiders 404, anonymous users the sign-in page; nothing changes for
+    those refused."""
+    from catalog.models import Installation
+    from secrets_vault import services as vault
+
+    inst, _ = services.install_integration(personas.app, objs["draft"], actor=personas.owner,
+                                           values={})
+    user = persona_user(personas, role)
+    if user:
+        client.force_login(user)
+    ws, app = personas.workspace.public_id, personas.app.public_id
+    response = client.post(f"/w/{ws}/catalog/{objs['private'].public_id}/use/",
+                           {"app": app, "value__OPENAI_API_KEY": "sk-perm-CANARY"})
+    check(response, role, "admin")
+    allowed = RANK[role] >= RANK["admin"]
+    assert Installation.objects.filter(app=personas.app,
+                                       integration=objs["private"]).exists() is allowed
+    assert ("OPENAI_API_KEY" in vault.secret_names(personas.workspace, personas.app)) is allowed
+    response = client.post(f"/w/{ws}/apps/{app}/integrations/", {"installation": inst.public_id})
+    check(response, role, "admin")
+    assert Installation.objects.filter(pk=inst.pk).exists() is not allowed

@@ -95,3 +95,49 @@ def test_plan_gate_builder_or_higher(client, api, personas):
         f"/api/v1/workspaces/{personas.workspace.public_id}/catalog/integrations/",
         {**content(), "visibility": "private"}, format="json")
     assert response.status_code == 403 and response.json()["code"] == "plan_required"
+
+
+def test_installed_apps_follow_the_live_revision_and_show_a_new_secret_as_missing(
+        approved, personas, reviewer2, sdk, client):
+    """An app in another workspace uses the approved integration. An update that needs a
+    second secret changes nothing for the app while it is in review; once approved, the app's
+    page and its backend see the new prompt and the new variable as missing, and the app's
+    existing value stays where it was."""
+    app = personas.outsider_app
+    services.install_integration(app, approved, actor=personas.outsider,
+                                 values={"OPENAI_API_KEY": "sk-outsider-value"})
+    secrets = approved.required_secrets + [{"name": "OPENAI_ORG_ID", "description": "Org",
+                                            "how_to_get": "https://platform.openai.com/org"}]
+    prompt = approved.prompt.replace(
+        '"how_to_get": "https://platform.openai.com/account/api-keys"\n  }',
+        '"how_to_get": "https://platform.openai.com/account/api-keys"\n  },\n'
+        '  {"name": "OPENAI_ORG_ID", "description": "Org", '
+        '"how_to_get": "https://platform.openai.com/org"}').replace(
+        'const OPENAI_API_KEY = Deno.env.get("OPENAI_API_KEY");',
+        'const OPENAI_API_KEY = Deno.env.get("OPENAI_API_KEY");\n'
+        '  const ORG = Deno.env.get("OPENAI_ORG_ID");')
+    services.update_integration(approved, actor=personas.member,
+                                data={"required_secrets": secrets, "prompt": prompt})
+    assert services.check(approved).ok, services.check(approved).errors
+    revision = services.submit_for_review(approved, actor=personas.member)
+    url = f"/api/apps/{app.public_id}/catalog-integrations"
+
+    def variables():  # type: ignore[no-untyped-def]
+        [item] = sdk(app).get(url).json()
+        return [(v["name"], v["is_set"]) for v in item["variables"]], item["prompt"]
+
+    assert variables() == ([("OPENAI_API_KEY", True)], approved.live_revision.prompt)
+    services.approve_submission(revision, actor=reviewer2)
+    assert variables() == ([("OPENAI_API_KEY", True), ("OPENAI_ORG_ID", False)], prompt)
+    client.force_login(personas.outsider)
+    page = client.get(f"/w/{personas.outsider_workspace.public_id}/apps/{app.public_id}/"
+                      "integrations/").content.decode()
+    section = page.split('data-testid="installed-openai-text-to-image"', 1)[1]
+    assert "OPENAI_ORG_ID" in section
+    assert section.count('data-testid="secret-status">set<') == 1
+    assert section.count('data-testid="secret-status">missing<') == 1
+    # Offering the new key: the existing value can be kept, only the new one is asked for.
+    use = client.get(f"/w/{personas.outsider_workspace.public_id}/catalog/"
+                     f"{approved.public_id}/use/?app={app.public_id}").content.decode()
+    assert 'name="reuse__OPENAI_API_KEY"' in use and 'name="reuse__OPENAI_ORG_ID"' not in use
+    assert "sk-outsider-value" not in use and "sk-outsider-value" not in page

@@ -9,6 +9,7 @@ from catalog import services
 from catalog.models import CatalogIntegration, ReviewTransition
 from tests.catalog.conftest import make_integration
 from tests.factories import add_member
+from workspaces.models import AuditEntry
 from workspaces.services import ServiceError
 
 pytestmark = pytest.mark.django_db
@@ -190,3 +191,105 @@ def test_slug_unique_within_a_workspace_and_across_the_public_catalog(approved, 
     refused("duplicate", make_integration, personas.workspace, personas.member)
     other = make_integration(personas.outsider_workspace, personas.outsider)  # same slug: fine
     refused("duplicate", services.submit_for_review, other, actor=personas.outsider)
+
+
+# --- every (state, action) pair -----------------------------------------------------------
+
+OK = "ok"
+
+
+def reach(state_name: str, p, reviewer):  # type: ignore[no-untyped-def]
+    """An integration in the named situation, plus the revision a reviewer would act on."""
+    i = make_integration(p.workspace, p.member)
+    if state_name == "draft":
+        return i, None
+    r1 = services.submit_for_review(i, actor=p.member)
+    if state_name == "submitted":
+        return i, r1
+    if state_name == "withdrawn":
+        services.withdraw_submission(i, actor=p.member)
+        return i, r1
+    if state_name in ("rejected", "changes_requested"):
+        decision = "reject" if state_name == "rejected" else "request_changes"
+        services.decide(r1, actor=reviewer, decision=decision, comment="No")
+        return i, r1
+    services.approve_submission(r1, actor=reviewer)
+    if state_name == "approved":
+        return i, r1
+    edit(i, p.member, short_description="v2")
+    if state_name == "live_draft":
+        return i, r1
+    r2 = services.submit_for_review(i, actor=p.member)
+    assert state_name == "live_submitted"
+    return i, r2
+
+
+# state reached -> {action: (expected resulting state, or the refusal code)}
+MATRIX = {
+    "draft": {"submit": "submitted", "withdraw": "invalid_state", "edit": "draft"},
+    "submitted": {"submit": "invalid_state", "withdraw": "draft", "approve": "approved",
+                  "reject": "rejected", "request_changes": "changes_requested",
+                  "edit": "in_review"},
+    "withdrawn": {"submit": "submitted", "withdraw": "invalid_state",
+                  "approve": "already_decided", "reject": "already_decided",
+                  "request_changes": "already_decided", "edit": "draft"},
+    "approved": {"submit": "invalid_state", "withdraw": "invalid_state",
+                 "approve": "already_decided", "reject": "already_decided",
+                 "request_changes": "already_decided", "edit": "draft"},
+    "rejected": {"submit": "invalid_state", "withdraw": "invalid_state",
+                 "approve": "already_decided", "reject": "already_decided",
+                 "request_changes": "already_decided", "edit": "draft"},
+    "changes_requested": {"submit": "invalid_state", "withdraw": "invalid_state",
+                          "approve": "already_decided", "reject": "already_decided",
+                          "request_changes": "already_decided", "edit": "draft"},
+    "live_draft": {"submit": "submitted", "withdraw": "invalid_state",
+                   "approve": "already_decided", "reject": "already_decided",
+                   "request_changes": "already_decided", "edit": "draft"},
+    "live_submitted": {"submit": "invalid_state", "withdraw": "draft", "approve": "approved",
+                       "reject": "rejected", "request_changes": "changes_requested",
+                       "edit": "in_review"},
+}
+CASES = [(s, a, expected) for s, actions in MATRIX.items() for a, expected in actions.items()]
+STATES = {"draft", "submitted", "approved", "rejected", "changes_requested"}
+
+
+@pytest.mark.parametrize("start,action,expected", CASES, ids=[f"{s}-{a}" for s, a, _ in CASES])
+def test_every_transition(personas, reviewer, start, action, expected):
+    """Each allowed transition lands in its state and is recorded (action, actor, from, to,
+    comment); each refused one names why and changes nothing. A live revision keeps serving
+    through everything except the approval of a newer revision."""
+    i, revision = reach(start, personas, reviewer)
+    i.refresh_from_db()
+    before_state, before_live = i.state, i.live_revision_id
+    before_rows = i.transitions.count()
+    actor = reviewer if action in services.DECISIONS else personas.member
+    calls = {
+        "submit": lambda: services.submit_for_review(i, actor=actor),
+        "withdraw": lambda: services.withdraw_submission(i, actor=actor),
+        "edit": lambda: edit(i, actor, short_description=f"edited in {start}"),
+    }
+    run = calls.get(action) or (lambda: services.decide(
+        revision, actor=actor, decision=action, comment="Reason given"))
+    if expected in STATES:
+        run()
+        i.refresh_from_db()
+        assert i.state == expected
+        if before_state == expected == "draft":
+            # editing a draft is not a state change: no transition row, but an audit entry
+            assert i.transitions.count() == before_rows
+            assert AuditEntry.objects.filter(action="catalog.update", actor=actor).exists()
+            return
+        row = i.transitions.last()
+        assert row.actor == actor and row.created_at is not None
+        assert row.from_state == before_state and row.to_state == expected
+        if action in services.DECISIONS:
+            assert (row.action, row.comment, row.revision) == (action, "Reason given", revision)
+        if action == "approve":
+            assert i.live_revision == revision
+        else:
+            assert i.live_revision_id == before_live
+    else:
+        refused(expected, run)
+        i.refresh_from_db()
+        assert (i.state, i.live_revision_id) == (before_state, before_live)
+        assert i.transitions.count() == before_rows

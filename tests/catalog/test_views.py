@@ -272,3 +272,31 @@ def test_the_example_in_the_editor_round_trips_through_the_form(client, personas
     i = CatalogIntegration.objects.get()
     assert services.check(i).ok
     assert json.dumps(i.required_secrets)
+
+
+def test_a_resubmission_shows_what_changed_since_the_revision_sent_back(client, submitted,
+                                                                         personas, reviewer):
+    services.request_changes(submitted, actor=reviewer, comment="Say which model it uses")
+    integration = submitted.integration
+    services.update_integration(integration, actor=personas.member, data={
+        "short_description": "Images with DALL·E 3"})
+    revision = services.submit_for_review(integration, actor=personas.member)
+    client.force_login(reviewer)
+    page = client.get(f"/catalog/review/{revision.pk}/").content.decode()
+    diff = page.split('data-testid="diff"', 1)[1].split("</section>", 1)[0]
+    assert "Changes since revision 1 (changes requested)" in diff
+    assert "Say which model it uses" in diff
+    assert '<div class="add">+Images with DALL·E 3</div>' in diff
+    assert "Prompt" not in diff
+    # a first submission has nothing to compare with
+    first = make_integration(personas.workspace, personas.member, slug="first")
+    r = services.submit_for_review(first, actor=personas.member)
+    assert 'data-testid="diff"' not in client.get(f"/catalog/review/{r.pk}/").content.decode()
+
+
+def test_app_detail_links_to_the_apps_catalog_integrations(client, personas):
+    client.force_login(personas.member)
+    ws, app = personas.workspace.public_id, personas.app.public_id
+    page = client.get(f"/w/{ws}/apps/{app}/").content.decode()
+    assert (f'href="/w/{ws}/apps/{app}/integrations/" '
+            'data-testid="app-catalog-integrations-link"') in page

@@ -24,7 +24,16 @@ class Command(BaseCommand):
             ws = services.create_workspace(actor=user, name="Demo team", plan="builder")
         if not App.objects.filter(workspace=ws).exists():
             services.create_app(ws, actor=user, name="Demo app")
+        # A second staff user outside "Demo team": nobody reviews their own catalog submission,
+        # so the demo user submits and this one approves (Review queue).
+        reviewer_email = "reviewer@switchboard.local"
+        if not User.objects.filter(email=reviewer_email).exists():
+            reviewer = services.sign_up(email=reviewer_email, password=password,
+                                        name="Demo Reviewer")
+            reviewer.is_staff = True
+            reviewer.save()
         self.stdout.write(self.style.SUCCESS(
             "\nSwitchboard is ready at http://127.0.0.1:8000\n"
             f"  sign in as {email} / {password}\n"
-            "  (a staff user: the Django admin is at /admin/)\n"))
+            "  (a staff user: the Django admin is at /admin/)\n"
+            f"  catalog reviewer: {reviewer_email} / {password}\n"))
