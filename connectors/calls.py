@@ -1,8 +1,10 @@
 """``callApi``: the metered connector proxy (sdk-protocol §3.5).
 
-Order: validate the request (400: bad method, absolute/odd path, unknown host), find the app's
-connection (404), get a fresh access token (refresh first when expiring), check the URL with the
-SSRF guard, reserve the provider's price through the credit ledger (402 when short), send through
+Order: the app's rate limit (429 + ``Retry-After``; the same per-app budget as the integration
+proxy, ``PROXY_RATE_LIMIT_PER_MINUTE``, shared across processes through Redis), validate the
+request (400: bad method, absolute/odd path, unknown host), find the app's connection (404), get
+a fresh access token (refresh first when expiring), check the URL with the SSRF guard, reserve
+the provider's price through the credit ledger (402 when short), send through
 ``integrations.egress`` without following redirects, refund when nothing was sent
 (``not_sent``). Provider and transport outcomes are 200 envelopes; every call past
 authentication writes one ``CallLog`` row (``integration_slug = "connector:<type>"``).
@@ -22,7 +24,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
 
-from integrations import egress
+from integrations import egress, ratelimit
 from integrations.models import CallLog
 from workspaces import credits
 from workspaces.models import App
@@ -198,6 +200,13 @@ def handle(app: App, integration_type: str, payload: Any, *, caller_kind: str,
 
 def _call(app: App, integration_type: str, payload: Any, *, request_id: str,
           record: _Record) -> CallResult:
+    decision = ratelimit.hit(app.public_id)
+    if not decision.allowed:
+        raise CallRefused(
+            429, f"Rate limit exceeded for this app: {decision.limit} integration calls per "
+                 f"minute. Retry after {decision.retry_after} seconds.", "rate_limited",
+            extra={"retry_after": decision.retry_after},
+            headers={"Retry-After": str(decision.retry_after)})
     provider = providers.get(integration_type)
     if provider is None or not provider.hosts:
         raise CallRefused(404, f"Connector '{integration_type}' not found or it cannot be "
@@ -281,9 +290,12 @@ def _call(app: App, integration_type: str, payload: Any, *, request_id: str,
                            reason=f"Refund: connector call {integration_type} not sent"[:200],
                            idempotency_key=f"connector:{request_id}:refund")
             record.credits = 0
-        message = ("request outcome unknown" if exc.phase in (egress.PHASE_TIMED_OUT,
-                                                              egress.PHASE_SENT_UNCONFIRMED)
-                   else "not sent")
+        if exc.phase in (egress.PHASE_TIMED_OUT, egress.PHASE_SENT_UNCONFIRMED):
+            message = "request outcome unknown"
+        elif exc.phase == egress.PHASE_RESPONDED:
+            message = "the response could not be read"  # cut off mid-body, or too large
+        else:
+            message = "not sent"
         return CallResult(200, _envelope(
             success=False, phase=exc.phase, status_code=exc.status,
             data={"error": message, "reason": exc.reason[:300]},

@@ -137,12 +137,17 @@ def _parse(resp: egress.EgressResponse) -> dict[str, Any]:
     return data
 
 
-def _token_call(url: str, data: dict[str, str], client: Client) -> TokenSet:
+def _token_call(url: str, data: dict[str, str], client: Client,
+                token_key: str = "") -> TokenSet:
     resp = _post_form(url, data, client)
     if 300 <= resp.status < 400:
-        raise OAuthError("invalid_response", f"the token endpoint redirected (HTTP "
-                                             f"{resp.status}); redirects are not followed")
+        raise OAuthError("endpoint_redirected", f"the token endpoint redirected (HTTP "
+                                                f"{resp.status}); redirects are not followed")
     body = _parse(resp)
+    nested = body.get(token_key) if token_key else None
+    if isinstance(nested, dict) and nested.get("access_token"):
+        # e.g. Slack's user token: {"access_token": <bot token>, "authed_user": {...}}
+        body = {k: v for k, v in body.items() if k != token_key} | nested
     if resp.status >= 400 or "error" in body or not body.get("access_token"):
         error = str(body.get("error") or f"http_{resp.status}")
         raise OAuthError(error, str(body.get("error_description") or ""),
@@ -168,17 +173,19 @@ def _token_call(url: str, data: dict[str, str], client: Client) -> TokenSet:
 
 
 def exchange_code(token_url: str, client: Client, *, code: str, redirect_uri: str,
-                  code_verifier: str | None) -> TokenSet:
+                  code_verifier: str | None, token_key: str = "") -> TokenSet:
+    """``token_key``: the token set sits under that key of the answer (Slack's
+    ``authed_user``) when present there."""
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
     if code_verifier:
         data["code_verifier"] = code_verifier
-    return _token_call(token_url, data, client)
+    return _token_call(token_url, data, client, token_key)
 
 
 def refresh(token_url: str, client: Client, *, refresh_token: str,
-            scopes: str | None = None) -> TokenSet:
+            token_key: str = "") -> TokenSet:
     data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-    return _token_call(token_url, data, client)
+    return _token_call(token_url, data, client, token_key)
 
 
 def revoke(url: str, client: Client, *, token: str, hint: str) -> bool:

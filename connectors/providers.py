@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import string
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -60,6 +61,8 @@ class Provider:
     response_headers: frozenset[str] = frozenset()
     binary_types: tuple[str, ...] = ()
     config_fields: tuple[str, ...] = ()
+    config_from_token: tuple[str, ...] = ()
+    token_key: str = ""
     metered: bool = False
     price: int = 0
     prices: tuple[Price, ...] = field(default=())
@@ -102,8 +105,11 @@ class Provider:
 def fill(template: str, config: dict[str, str] | None) -> str:
     """``https://{subdomain}.example.com`` with the connection's config; every value is one
     DNS-label-like token, so a value can never change the host's shape."""
+    used = {name for _, name, _, _ in string.Formatter().parse(template) if name}
     values = {}
     for key, value in (config or {}).items():
+        if key not in used:
+            continue  # e.g. Salesforce's instance_url, handed out but never put in a URL
         if not _CONFIG_VALUE_RE.match(str(value)):
             raise ProviderConfigError(f"Connection setting '{key}' has an invalid value.")
         values[key] = str(value)
@@ -152,6 +158,8 @@ def _build(type_: str, raw: dict[str, Any]) -> Provider:
         response_headers=frozenset(h.lower() for h in _as_tuple(raw.get("response_headers"))),
         binary_types=tuple(t.lower() for t in _as_tuple(raw.get("binary_types"))),
         config_fields=_as_tuple(raw.get("config_fields")),
+        config_from_token=_as_tuple(raw.get("config_from_token")),
+        token_key=str(raw.get("token_key") or ""),
         metered=bool(raw.get("metered", False)),
         price=int(raw.get("price", 0)),
         prices=prices,

@@ -8,6 +8,16 @@ Refresh is single-flight: the connection row is locked (``SELECT ... FOR UPDATE`
 token endpoint is called, and whoever gets the lock second re-reads the row and finds the
 fresh token, so N concurrent requests in any number of processes make one refresh call.
 Rotated refresh tokens are saved in the same transaction as the new access token.
+
+Why a PostgreSQL row lock rather than a Redis lock: the lock lives with the data it protects, so
+"re-read after acquiring" and "save the rotated refresh token" happen in the one transaction that
+holds it; a process that dies mid-refresh releases it with its connection; and there is no lease
+to tune. A Redis lock with a TTL shorter than a slow token endpoint would let a second process
+refresh with a refresh token the first one has already rotated away (``invalid_grant``, and a
+healthy connection marked as needing reconnection); Redis is also optional in this project
+(local-memory cache without ``REDIS_URL``). The cost, a connection held in a transaction during
+the token call, is bounded by ``CONNECTOR_TOKEN_TIMEOUT_SECONDS``. Tested with separate OS
+processes in ``tests/connectors/test_refresh_processes.py``.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from secrets_vault.crypto import DecryptionFailed
@@ -31,9 +42,6 @@ from . import oauth, providers
 from .models import Connection, OAuthState, TokenHandoff, WorkspaceConnector
 
 log = logging.getLogger(__name__)
-
-PERMANENT_ERRORS = frozenset({"invalid_grant", "invalid_client", "unauthorized_client",
-                              "unsupported_grant_type"})
 
 
 class ConnectorError(ServiceError):
@@ -72,6 +80,7 @@ class Endpoints:
     scopes: str
     pkce: bool
     authorize_params: dict[str, str]
+    token_key: str = ""
 
     def __repr__(self) -> str:
         return f"<Endpoints token_url={self.token_url!r}>"
@@ -92,6 +101,7 @@ def _platform_endpoints(provider: providers.Provider, config: dict[str, str]) ->
             scopes=provider.scope_separator.join(provider.scopes),
             pkce=provider.pkce,
             authorize_params=dict(provider.authorize_params),
+            token_key=provider.token_key,
         )
     except providers.ProviderConfigError as exc:
         raise ConnectorError(str(exc), "invalid_connection_config")
@@ -115,6 +125,7 @@ def _connector_endpoints(connector: WorkspaceConnector) -> Endpoints:
         scopes=connector.scopes,
         pkce=connector.pkce,
         authorize_params=dict(provider.authorize_params) if provider else {},
+        token_key=provider.token_key if provider else "",
     )
 
 
@@ -238,7 +249,8 @@ def complete_authorization(raw_state: str, *, code: str = "", error: str = "",
     verifier = st.code_verifier.reveal("PKCE verifier") if st.code_verifier else None
     try:
         tokens = oauth.exchange_code(endpoints.token_url, endpoints.client, code=code,
-                                     redirect_uri=st.redirect_uri, code_verifier=verifier)
+                                     redirect_uri=st.redirect_uri, code_verifier=verifier,
+                                     token_key=endpoints.token_key)
     except oauth.OAuthError as exc:
         log.warning("connector code exchange failed for app %s: %s", st.app.public_id,
                     exc.error)
@@ -257,8 +269,8 @@ def _store(st: OAuthState, tokens: oauth.TokenSet) -> Connection:
         lookup["app_user"] = st.app_user
     config = dict(st.connection_config)
     provider = providers.get(st.integration_type) if st.integration_type else None
-    for key in provider.config_fields if provider else ():
-        if key in tokens.extra and key not in config:
+    for key in provider.config_from_token if provider else ():
+        if key in tokens.extra:  # e.g. Salesforce's instance_url
             config[key] = tokens.extra[key]
     with transaction.atomic():
         conn = Connection.objects.select_for_update().filter(**lookup).first()
@@ -356,7 +368,8 @@ def _refresh_locked(pk: int, *, within: timedelta | None) -> Connection:
             endpoints = endpoints_for(conn)
             try:
                 tokens = oauth.refresh(endpoints.token_url, endpoints.client,
-                                       refresh_token=conn.refresh_token.reveal("refresh token"))
+                                       refresh_token=conn.refresh_token.reveal("refresh token"),
+                                       token_key=endpoints.token_key)
             except oauth.OAuthError as exc:
                 failure = exc
             except DecryptionFailed as exc:
@@ -375,8 +388,12 @@ def _refresh_locked(pk: int, *, within: timedelta | None) -> Connection:
             return conn
         conn.refresh_failures += 1
         conn.last_error = failure.error[:300]
-        give_up = (conn.refresh_failures >= max_refresh_failures()
-                   or failure.error == "no_refresh_token")
+        # Give up after repeated failures, the latest a refusal by the provider (invalid_grant,
+        # invalid_client, a redirect...). A provider outage (network, 5xx, 429) never marks
+        # every connection as needing reconnection: apps get connector_refresh_failed and the
+        # next access or beat run tries again.
+        give_up = failure.error == "no_refresh_token" or (
+            not failure.transient and conn.refresh_failures >= max_refresh_failures())
         if give_up:
             conn.status = Connection.Status.NEEDS_RECONNECT
         conn.save(update_fields=["refresh_failures", "last_error", "status", "updated_at"])
@@ -404,12 +421,15 @@ def _notify_needs_reconnect(conn: Connection) -> None:
     if not recipients:
         recipients = set(Membership.objects.filter(workspace=app.workspace, role=Role.OWNER)
                          .values_list("user__email", flat=True))
+    site = str(getattr(settings, "SITE_URL", "") or "").rstrip("/")
+    page = site + reverse("app-connectors", args=[app.workspace.public_id, app.public_id])
     for to in sorted(recipients):
         queue_email_text(to, f"Reconnect {conn.label} for {app.name}",
                          f"The {conn.label} connection of the app \"{app.name}\" stopped "
                          f"working: refreshing its token failed ({conn.last_error}).\n\n"
-                         "Open the app's Connectors page in Switchboard and reconnect it. "
-                         "Until then, apps asking for this connection get an error.\n")
+                         f"Reconnect it on the app's Connectors page: {page}\n\n"
+                         "Until then, apps asking for this connection get the error "
+                         "connector_needs_reconnect instead of a token.\n")
 
 
 def record_handoff(conn: Connection, *, caller_kind: str) -> None:

@@ -13,6 +13,7 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_post_parameters
 
 from workspaces.access import get_workspace_for, get_workspace_object, require_role
 from workspaces.api.views import can_manage_app
@@ -146,6 +147,7 @@ def _app_connectors_post(request: HttpRequest, app: App) -> HttpResponse:
     return back
 
 
+@sensitive_post_parameters("client_secret")
 @login_required
 def workspace_connectors(request: HttpRequest, workspace_id: str) -> HttpResponse:
     membership = get_workspace_for(request.user, workspace_id)
@@ -185,6 +187,7 @@ def _kind(kind: str) -> Any:
     return Q(connections__kind=kind)
 
 
+@sensitive_post_parameters("client_secret")
 @login_required
 def connector_detail(request: HttpRequest, workspace_id: str, connector_id: str) -> HttpResponse:
     connector, membership = get_workspace_object(request.user, workspace_id, WorkspaceConnector,
@@ -203,9 +206,13 @@ def connector_detail(request: HttpRequest, workspace_id: str, connector_id: str)
                 if form.is_valid():
                     data = dict(form.cleaned_data)
                     data["provider_type"] = data["provider_type"] or ""
-                    services.update_connector(connector, actor=request.user, **data)
-                    messages.success(request, "Connector saved.")
-                    return here
+                    try:
+                        services.update_connector(connector, actor=request.user, **data)
+                    except services.ConnectorError as exc:
+                        form.add_error(None, exc.message)  # re-shown with what was typed
+                    else:
+                        messages.success(request, "Connector saved.")
+                        return here
             elif action == "rotate":
                 rotate_form = RotateSecretForm(request.POST)
                 if rotate_form.is_valid():

@@ -187,6 +187,8 @@ class CallApiView(_Base):
             401: _ERROR, 402: _ERROR, 403: _ERROR,
             404: OpenApiResponse(_ERROR, description="Unknown connector or not connected."),
             409: _ERROR,
+            429: OpenApiResponse(_ERROR, description="The app's rate limit (shared with the "
+                                                     "integration proxy); see Retry-After."),
         },
         description="`asServiceRole.connectors.callApi(type, request)`: the metered proxy. "
                     "Provider and transport outcomes are 200 envelopes.")

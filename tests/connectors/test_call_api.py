@@ -8,6 +8,7 @@ import json
 import pytest
 
 from integrations.models import CallLog
+from tests.factories import make_app
 from tests.integrations.egress_support import Upstream, body, raw, slow
 from workspaces import credits
 
@@ -109,8 +110,11 @@ def test_connection_dropped_mid_response(sdk, metered, upstream):
     upstream.routes["/half"] = raw(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                                    b"Content-Length: 500\r\n\r\n{\"partial\":")
     got = _call(sdk, metered, path="/half").json()
-    assert got["success"] is False and got["credits_charged"] == 1
-    assert got["phase"] in ("responded", "sent_unconfirmed")
+    # the provider answered (it ran the request), but the body was cut off: billed, not success
+    assert (got["success"], got["phase"], got["status_code"], got["credits_charged"]) == (
+        False, "responded", 200, 1)
+    assert got["data"]["error"] == "the response could not be read"
+    assert CallLog.objects.get().phase == "responded"
 
 
 def test_not_sent_is_free(sdk, metered, settings):
@@ -185,3 +189,64 @@ def test_non_metered_connector_calls_are_free(sdk, personas, settings, upstream)
     upstream.routes["/user"] = body(b'{"login": "x"}')
     got = _call(sdk, personas.app, type_="github", path="/user").json()
     assert got["success"] is True and got["credits_charged"] == 0
+
+
+def test_rate_limit_refuses_with_429_and_charges_nothing(sdk, metered, upstream, settings):
+    settings.PROXY_RATE_LIMIT_PER_MINUTE = 2
+    start = credits.balance(metered.workspace)
+    assert [_call(sdk, metered).status_code for _ in range(2)] == [200, 200]
+    refused = _call(sdk, metered)
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "rate_limited"
+    assert "2 integration calls per minute" in refused.json()["detail"]
+    assert int(refused["Retry-After"]) >= 1
+    assert len(upstream.seen) == 2
+    assert credits.balance(metered.workspace) == start - 2
+    logged = CallLog.objects.order_by("id")
+    assert [(r.response_status, r.error_code, r.credits) for r in logged][-1] == (
+        429, "rate_limited", 0)
+    # another app has its own budget
+    other = make_app(metered.workspace, metered.created_by, "Second")
+    make_connection(other, integration_type="twitter")
+    assert _call(sdk, other).status_code == 200
+
+
+def test_needs_reconnect_rejects_with_the_error_header(sdk, metered, upstream):
+    from connectors.models import Connection
+
+    Connection.objects.filter(app=metered).update(status="needs_reconnect",
+                                                  last_error="invalid_grant")
+    start = credits.balance(metered.workspace)
+    resp = _call(sdk, metered)
+    assert resp.status_code == 409
+    assert resp["X-Base44-Connector-Error"] == "connector_needs_reconnect"
+    assert "AT-metered" not in resp.content.decode()
+    assert credits.balance(metered.workspace) == start and not upstream.seen
+    assert CallLog.objects.get().error_code == "connector_needs_reconnect"
+
+
+def test_workspace_connectors_are_never_metered(sdk, personas):
+    """A registered connector of a metered provider type runs on the customer's own OAuth app:
+    normal token access (sdk-protocol §3.2)."""
+    from connectors.models import WorkspaceConnector
+
+    own = WorkspaceConnector.objects.create(workspace=personas.workspace, name="Our X app",
+                                            provider_type="x", client_id="c")
+    make_connection(personas.app, kind="workspace", connector=own, access="AT-own-x")
+    got = sdk(personas.app).get(f"/api/apps/{personas.app.public_id}/external-auth/tokens/"
+                                f"connectors/{own.public_id}")
+    assert got.status_code == 200
+    assert got.json() == {"access_token": "AT-own-x", "integration_type": "x",
+                          "connection_config": None}
+
+
+def test_connector_calls_show_on_the_calls_page(client, sdk, metered, upstream, personas):
+    from django.urls import reverse
+
+    upstream.routes["/2/tweets"] = lambda h: h.reply(201, b"{}", [("Content-Type",
+                                                                    "application/json")])
+    resp = _call(sdk, metered, method="POST", path="/2/tweets", body={"text": "x"})
+    client.force_login(personas.member)
+    html = client.get(reverse("calls", args=[personas.workspace.public_id])).content.decode()
+    assert resp["X-Request-Id"] in html and "connector:twitter" in html
+    assert "AT-metered" not in html

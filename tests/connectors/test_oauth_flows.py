@@ -217,3 +217,27 @@ def test_complete_authorization_never_leaks_the_code(personas, connector_setting
     with pytest.raises(services.ConnectorError) as exc:
         services.complete_authorization("nope", code="SECRET-CODE")
     assert "SECRET-CODE" not in exc.value.message
+
+
+def test_connection_config_fields_are_asked_for_and_handed_out(client, personas, sdk,
+                                                               settings):
+    settings.CONNECTOR_CLIENTS = {"zendesk": {"client_id": "zd", "client_secret": "zds"}}
+    client.force_login(personas.owner)
+    page = reverse("app-connectors", args=[personas.workspace.public_id, personas.app.public_id])
+    assert 'name="zendesk-subdomain"' in client.get(page).content.decode()
+    bad = client.post(page, {"action": "connect", "integration_type": "zendesk",
+                             "zendesk-subdomain": "evil.com/x"}, follow=True)
+    assert b"Check the connection settings: subdomain" in bad.content
+    assert not OAuthState.objects.exists()
+    resp = client.post(page, {"action": "connect", "integration_type": "zendesk",
+                              "zendesk-subdomain": "acme"})
+    assert resp["Location"].startswith("https://acme.zendesk.com/oauth/authorizations/new?")
+    assert OAuthState.objects.get().connection_config == {"subdomain": "acme"}
+
+    from .support import make_connection
+
+    make_connection(personas.app, integration_type="zendesk", config={"subdomain": "acme"})
+    got = sdk(personas.app).get(f"/api/apps/{personas.app.public_id}/external-auth/tokens/"
+                                "zendesk").json()
+    assert got == {"access_token": "AT-plain", "integration_type": "zendesk",
+                   "connection_config": {"subdomain": "acme"}}

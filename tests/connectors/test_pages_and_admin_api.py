@@ -123,3 +123,78 @@ def test_admin_api_connections_never_show_tokens(api, personas):
     assert resp.status_code == 200 and resp.json()[0]["integration_type"] == "github"
     assert "AT-plain" not in resp.content.decode() and "RT-plain" not in resp.content.decode()
     assert api(personas.outsider).get(url).status_code == 404
+
+
+def _edit(connector, **changes):  # type: ignore[no-untyped-def]
+    data = {"action": "update", "name": connector.name, "provider_type": "",
+            "authorize_url": connector.authorize_url, "token_url": connector.token_url,
+            "revocation_url": connector.revocation_url, "client_id": connector.client_id,
+            "scopes": connector.scopes, "pkce": "on", "token_auth": connector.token_auth}
+    data.update(changes)
+    return data
+
+
+def test_admin_edits_a_connector_on_its_page(client, personas, connector):
+    client.force_login(personas.admin)
+    url = reverse("connector-detail", args=[personas.workspace.public_id, connector.public_id])
+    resp = client.post(url, _edit(connector, name="Renamed", scopes="read   write"), follow=True)
+    assert b"Connector saved." in resp.content
+    connector.refresh_from_db()
+    assert (connector.name, connector.scopes) == ("Renamed", "read write")
+    assert connector.client_secret.reveal() == "CANARY-secret-0001"  # editing keeps the secret
+    assert "CANARY-secret-0001" not in resp.content.decode()
+
+
+def test_a_refused_edit_keeps_what_was_typed(client, personas, connector):
+    services.create_connector(personas.workspace, actor=personas.admin, name="Taken",
+                              client_id="c", authorize_url="https://t.example.com/a",
+                              token_url="https://t.example.com/t", client_secret="")
+    client.force_login(personas.admin)
+    url = reverse("connector-detail", args=[personas.workspace.public_id, connector.public_id])
+    bad_url = client.post(url, _edit(connector, token_url="http://169.254.169.254/t",
+                                     scopes="typed-scope-1"))
+    assert bad_url.status_code == 200
+    html = bad_url.content.decode()
+    assert "Token url:" in html and 'value="typed-scope-1"' in html
+    assert 'value="http://169.254.169.254/t"' in html
+    duplicate = client.post(url, _edit(connector, name="Taken", client_id="typed-client-2"))
+    html = duplicate.content.decode()
+    assert "already exists" in html and 'value="typed-client-2"' in html
+    connector.refresh_from_db()
+    assert (connector.name, connector.token_url, connector.client_id) == (
+        "Own", "https://auth.example.com/t", "cid")
+
+
+def test_a_refused_registration_keeps_what_was_typed(client, personas):
+    client.force_login(personas.admin)
+    resp = client.post(reverse("connectors", args=[personas.workspace.public_id]), {
+        "name": "Typed name", "provider_type": "", "authorize_url": "https://a.example.com/a",
+        "token_url": "http://10.1.2.3/token", "revocation_url": "", "client_id": "typed-id",
+        "client_secret": "CANARY-typed-secret-9", "scopes": "s1 s2", "token_auth": "post"})
+    assert resp.status_code == 200
+    html = resp.content.decode()
+    assert 'value="Typed name"' in html and 'value="typed-id"' in html
+    assert 'value="s1 s2"' in html and "Token url:" in html
+    assert "CANARY-typed-secret-9" not in html  # a secret is never written into a page
+    assert not WorkspaceConnector.objects.filter(name="Typed name").exists()
+
+
+def test_connector_notices_tag_for_other_pages(personas, connector):
+    from django.template import Context, Template
+
+    tpl = Template("{% load connectors_tags %}{% connector_notices app %}")
+    app = personas.app
+    healthy = make_connection(app)
+    assert tpl.render(Context({"app": app})).strip() == ""
+    Connection.objects.filter(pk=healthy.pk).update(status="needs_reconnect",
+                                                    last_error="invalid_grant")
+    user_conn = make_connection(app, kind="app_user", connector=connector,
+                                app_user=app.app_users.create(external_id="u1"))
+    Connection.objects.filter(pk=user_conn.pk).update(status="needs_reconnect")
+    html = tpl.render(Context({"app": app}))
+    assert 'data-testid="connector-notices"' in html
+    assert "The github connection of this app stopped working (invalid_grant)" in html
+    assert "connector:" not in html  # an app user's own connection is theirs to reconnect
+    assert reverse("app-connectors", args=[personas.workspace.public_id, app.public_id]) in html
+    assert "AT-plain" not in html
+    assert tpl.render(Context({"app": personas.outsider_app})).strip() == ""

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from connectors.models import WorkspaceConnector
+from connectors.models import Connection, WorkspaceConnector
 from workspaces import services as ws_services
 
 from .support import make_connection
@@ -185,3 +185,44 @@ def test_member_who_created_the_app_manages_its_connectors(client, personas, set
     url = reverse("app-connectors", args=[personas.workspace.public_id, mine.public_id])
     resp = client.post(url, {"action": "connect", "integration_type": "github"})
     assert resp.status_code == 302 and resp["Location"].startswith("https://github.com/")
+
+
+def test_revoked_app_user_token_is_401_everywhere_it_is_used(personas, sdk, connector):
+    app = personas.app
+    user = app.app_users.create(external_id="user-1")
+    make_connection(app, kind="app_user", connector=connector, app_user=user)
+    raw = ws_services.mint_app_user_token(app, "user-1").token
+    ws_services.revoke_app_user_token(app, raw)
+    routes = _sdk_routes(app.public_id, connector.public_id)
+    as_user = APIClient()
+    as_user.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    for name in APP_USER_ONLY:
+        method, url = routes[name]
+        assert _send(as_user, method, url).status_code == 401
+    service = sdk(app)
+    service.credentials(HTTP_AUTHORIZATION=service._credentials["HTTP_AUTHORIZATION"],
+                        HTTP_ON_BEHALF_OF=f"Bearer {raw}")
+    resp = service.get(routes["app_user_token"][1])
+    assert resp.status_code == 401 and "AT-plain" not in resp.content.decode()
+    assert Connection.objects.filter(kind="app_user").exists()  # nothing was disconnected
+
+
+def test_member_cannot_connect_or_disconnect_anothers_app(client, personas, settings):
+    settings.CONNECTOR_CLIENTS = {"github": {"client_id": "x", "client_secret": "y"}}
+    conn = make_connection(personas.app)
+    client.force_login(personas.member)
+    url = reverse("app-connectors", args=[personas.workspace.public_id, personas.app.public_id])
+    assert client.post(url, {"action": "connect", "integration_type": "github"}
+                       ).status_code == 403
+    assert client.post(url, {"action": "disconnect", "connection_id": conn.pk}
+                       ).status_code == 403
+    assert Connection.objects.filter(pk=conn.pk).exists()
+    html = client.get(url).content.decode()
+    assert 'value="disconnect"' not in html and "AT-plain" not in html
+
+
+def test_admin_api_connections_wrong_side(api, personas):
+    url = (f"/api/v1/workspaces/{personas.workspace.public_id}/apps/"
+           f"{personas.outsider_app.public_id}/connections/")
+    assert api(personas.owner).get(url).status_code == 404  # another workspace's app
+    assert api(None).get(url).status_code in (401, 403)

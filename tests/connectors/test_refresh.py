@@ -141,3 +141,25 @@ def test_concurrent_accesses_make_one_refresh_call(client, personas, connector_s
 def test_refresh_margin_setting(settings):
     settings.CONNECTOR_REFRESH_MARGIN_SECONDS = 42
     assert services.refresh_margin() == timedelta(seconds=42)
+
+
+@pytest.mark.django_db
+def test_a_provider_outage_never_marks_needs_reconnect(personas, sdk, settings,
+                                                       django_capture_on_commit_callbacks):
+    settings.CONNECTOR_PROVIDER_OVERRIDES = {"github": {
+        "token_url": "http://127.0.0.1:9/o/token/", "hosts": {"api": "http://127.0.0.1:9"}}}
+    settings.CONNECTOR_CLIENTS = {"github": {"client_id": "x", "client_secret": "y"}}
+    settings.EGRESS_ALLOW_CIDRS = ["127.0.0.0/8"]
+    settings.EGRESS_ALLOWED_PORTS = [9]
+    settings.CONNECTOR_MAX_REFRESH_FAILURES = 2
+    conn = make_connection(personas.app, expires_in=-5)  # expired: a refresh is required
+    for attempt in range(1, 5):
+        with django_capture_on_commit_callbacks(execute=True):
+            resp = sdk(personas.app).get(_token_url(personas.app))
+        assert resp.status_code == 502
+        assert resp["X-Base44-Connector-Error"] == "connector_refresh_failed"
+        assert "try again shortly" in resp.json()["detail"]
+        conn.refresh_from_db()
+        assert (conn.status, conn.refresh_failures, conn.last_error) == (
+            "active", attempt, "endpoint_unreachable")
+    assert mail.outbox == []

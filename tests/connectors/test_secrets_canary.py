@@ -95,3 +95,38 @@ def test_secrets_leak_nowhere(client, personas, sdk, api, connector_settings, oa
         assert c not in logged
         assert c not in sql
     assert walker.scan_database(canaries + access) == []
+
+
+@pytest.mark.parametrize("view_name", ["connectors", "connector-detail"])
+def test_client_secret_is_masked_in_error_reports(rf, personas, monkeypatch, view_name):
+    """If a connector page crashes, Django's error report (mail to ADMINS, logs) must not carry
+    the client secret that was posted."""
+    from django.views.debug import SafeExceptionReporterFilter
+
+    from connectors import services, views
+    from connectors.models import WorkspaceConnector
+
+    connector = WorkspaceConnector.objects.create(
+        workspace=personas.workspace, name="Own", client_id="c",
+        authorize_url="https://a.example.com/a", token_url="https://a.example.com/t")
+
+    def boom(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("crash")
+
+    monkeypatch.setattr(services, "create_connector", boom)
+    monkeypatch.setattr(services, "rotate_client_secret", boom)
+    canary = "client-secret-CANARY-error-report-77"
+    if view_name == "connectors":
+        request = rf.post("/", {"name": "N", "client_id": "c", "client_secret": canary,
+                                "authorize_url": "https://a.example.com/a",
+                                "token_url": "https://a.example.com/t", "token_auth": "post"})
+        call = lambda: views.workspace_connectors(request, personas.workspace.public_id)  # noqa: E731
+    else:
+        request = rf.post("/", {"action": "rotate", "client_secret": canary})
+        call = lambda: views.connector_detail(request, personas.workspace.public_id,  # noqa: E731
+                                              connector.public_id)
+    request.user = personas.admin
+    with pytest.raises(RuntimeError):
+        call()
+    shown = SafeExceptionReporterFilter().get_post_parameters(request)
+    assert shown["client_secret"] != canary and canary not in str(dict(shown))

@@ -17,7 +17,7 @@ from tests.integrations.egress_support import raw, slow
 from workspaces import credits
 from workspaces import services as ws_services
 
-from ..connectors.conftest import CLIENT_ID_2, CLIENT_SECRET_2
+from ..connectors.conftest import CLIENT_ID_2, CLIENT_SECRET, CLIENT_SECRET_2
 from .conftest import Portal, run_sdk
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -161,3 +161,9 @@ def test_the_sdk_connectors_module_end_to_end(portal: Portal, node: str, persona
     assert provider.me(access) in (401, 403)
     [final] = sdk(("getConnection", "github"))
     assert final["error"]["status"] == 404
+
+    # no client secret, refresh token, access token or PKCE verifier in the server's log
+    never_logged = [CLIENT_SECRET, CLIENT_SECRET_2, old_refresh, access, user_token,
+                    twitter.access_token.reveal(), twitter.refresh_token.reveal()]
+    server_log = portal.log.read_text()
+    assert [s for s in never_logged if s in server_log] == []

@@ -28,6 +28,9 @@ DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
                          "OPTIONS": {"timeout": 30}}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "/login/"
+# Cookies are per host, not per port: in a browser the provider and the portal both live on
+# 127.0.0.1, so the provider's session cookie must not be called "sessionid" like ours.
+SESSION_COOKIE_NAME = "oauth_provider_session"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 OAUTH2_PROVIDER = {
     "SCOPES": {"read": "Read", "write": "Write"},
