@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "corsheaders",
     "encrypted_model_fields",
     "workspaces",
     "secrets_vault",
@@ -59,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "workspaces.middleware.CollapseApiSlashesMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -71,6 +73,20 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+
+# CORS, for browser apps that use @base44/sdk from their own origin: only the SDK routes
+# (/api/apps/...), which authenticate with bearer tokens, never cookies, so no credentials are
+# allowed and any origin may call by default. SDK_CORS_ALLOWED_ORIGINS narrows it to a list.
+# The headers are what the SDK sends and reads (sdk-protocol.md §2.1).
+from corsheaders.defaults import default_headers as _cors_default_headers  # noqa: E402
+
+CORS_URLS_REGEX = r"^/api/apps/"
+CORS_ALLOWED_ORIGINS = env.list("SDK_CORS_ALLOWED_ORIGINS", default=[])
+CORS_ALLOW_ALL_ORIGINS = not CORS_ALLOWED_ORIGINS
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = (*_cors_default_headers, "x-app-id", "x-origin-url",
+                      "x-base44-anonymous-id", "on-behalf-of")
+CORS_EXPOSE_HEADERS = ["x-base44-connector-error", "x-request-id", "retry-after"]
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
