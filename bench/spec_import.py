@@ -14,7 +14,8 @@ single specs.
 Then, per spec: an integration is created with the first 30 operations (``create_integration``:
 the stored copy is read again and the refs of the 30 operations extracted), the refs of those
 30 operations are resolved (``extract_operations`` + ``operation_schemas``, alone), and the
-operation page (step 2) is rendered once.
+operation page (step 2) is rendered once. A generated 1,000-operation spec runs last (no real
+spec has that many), for the operation page at that size.
 
 It runs on a throw-away SQLite database in a temporary folder. Each spec runs in a forked child
 so that "peak" is that import's own peak RSS (interpreter and Django included).
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import multiprocessing
 import os
 import re
@@ -88,6 +90,24 @@ def find_root(folder: Path) -> Path | None:
         if openapi.find_external_refs(doc):
             return path
     return None
+
+
+def synthetic_spec(count: int) -> dict[str, Any]:
+    """An OpenAPI 3.0 spec with ``count`` operations, each with a parameter and a body."""
+    paths: dict[str, Any] = {}
+    for i in range(count):
+        paths[f"/resources{i // 4}/{{id}}/op{i}"] = {"post": {
+            "operationId": f"operation{i}", "summary": f"Operation number {i}",
+            "tags": [f"group{i // 25}"],
+            "parameters": [{"name": "id", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "requestBody": {"content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Thing"}}}},
+            "responses": {"200": {"description": "ok"}}}}
+    return {"openapi": "3.0.3", "info": {"title": "Generated", "version": "1"},
+            "servers": [{"url": "https://api.example.com"}], "paths": paths,
+            "components": {"schemas": {"Thing": {"type": "object", "properties": {
+                "name": {"type": "string"}}}}}}
 
 
 def collect(folder: Path) -> list[tuple[str, Path, Path | None]]:
@@ -235,6 +255,11 @@ def main(argv: list[str] | None = None) -> int:
         openapi.validate({"openapi": "3.0.0", "info": {"title": "t", "version": "1"},
                           "paths": {}})
         jobs = collect(args.folder)
+        # No real spec here has 1,000 operations: a generated one measures the operation page
+        # (search box and checkboxes for every operation) at that size.
+        synthetic = Path(tmp) / "synthetic-1000-operations.json"
+        synthetic.write_text(json.dumps(synthetic_spec(1000)))
+        jobs.append(("(generated) 1,000 operations", synthetic, None))
         servers: dict[Path, ThreadingHTTPServer] = {}
         print(f"{'spec':44} {'MB':>6} {'ops':>5} {'warn':>4} {'list s':>7} {'valid s':>7} "
               f"{'30 ops ms':>9} {'create s':>8} {'page ms':>7} {'total s':>7} {'peak MB':>7}")

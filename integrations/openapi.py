@@ -327,6 +327,16 @@ def _mark(event: Any) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}"
 
 
+def _anchor_error(sigil: str, event: Any) -> SpecError:
+    # An alias can make a small file expand into a huge one ("billion laughs"), and an anchor
+    # is only there for aliases: both are refused where they first appear.
+    return SpecError(
+        f"YAML anchors and aliases are not allowed ({sigil}{_truncate(str(event.anchor), 60)} "
+        f"at {_mark(event)}); expand them or convert the spec to JSON.",
+        "yaml_alias",
+    )
+
+
 def _build_yaml(text: str) -> Any:
     """Build the data straight from libyaml's event stream, checking as it goes: aliases are
     refused (so alias bombs cost nothing), nesting and node count are capped before they can
@@ -404,6 +414,8 @@ def _build_yaml(text: str) -> Any:
         while loader.check_event():
             event = loader.get_event()
             kind = event.__class__
+            if getattr(event, "anchor", None) is not None and kind is not alias_event:
+                raise _anchor_error("&", event)
             if kind is scalar_event:
                 nodes += 1
                 if building:
@@ -430,11 +442,7 @@ def _build_yaml(text: str) -> Any:
                     stack.pop()
                     keys.pop()
             elif kind is alias_event:
-                raise SpecError(
-                    f"YAML aliases are not allowed (*{event.anchor} at {_mark(event)}); expand "
-                    "them or convert the spec to JSON.",
-                    "yaml_alias",
-                )
+                raise _anchor_error("*", event)
             elif kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
@@ -839,6 +847,10 @@ def spec_family(doc: Mapping[str, Any]) -> tuple[str, str]:
     )
 
 
+#: Characters no URL path can hold, not even percent-encoded by a sane API description.
+_PATH_BAD_CHARS = re.compile(r"[\x00-\x20\x7f]")
+
+
 def _check_structure(doc: dict[str, Any], family: str, resolver: _Resolver) -> None:
     paths = doc.get("paths")
     if paths is None:
@@ -851,6 +863,12 @@ def _check_structure(doc: dict[str, Any], family: str, resolver: _Resolver) -> N
         if not path.startswith("/"):
             raise SpecError(
                 f"Path '{_truncate(path, 100)}' must start with '/'.",
+                "invalid_path",
+            )
+        if _PATH_BAD_CHARS.search(path):
+            raise SpecError(
+                f"Path {_truncate(json.dumps(path), 100)} contains whitespace or control "
+                "characters, so no URL can be built from it.",
                 "invalid_path",
             )
     for op in _iter_operations(doc, family, resolver):

@@ -207,6 +207,37 @@ def _check_plan(workspace: Workspace) -> None:
     plans.require(workspace, FEATURE)
 
 
+#: Host names whose address is known without asking DNS (RFC 6761 ``localhost``, the cloud
+#: metadata service names): checked as that address, so the address check of a URL (no DNS,
+#: no connection) refuses them too unless the egress allowlist permits the address.
+_WELL_KNOWN_HOSTS = {
+    "localhost": "127.0.0.1",
+    "metadata.google.internal": "169.254.169.254",
+    "metadata.goog": "169.254.169.254",
+    "metadata": "169.254.169.254",
+    "instance-data": "169.254.169.254",
+    "instance-data.ec2.internal": "169.254.169.254",
+}
+
+
+def check_address_only(url: str) -> None:
+    """The SSRF rules as a check of the address only (no DNS, no connection): scheme, port,
+    userinfo, IP literals against the deny table, and well-known local names. Every real
+    fetch or call resolves, pins and checks the address again. Raises ``EgressError``."""
+    checked = egress.check_url_shape(url)
+    if checked.is_ip_literal:
+        return
+    host = checked.host.lower().rstrip(".")
+    address = _WELL_KNOWN_HOSTS.get(host)
+    if address is None and (host.endswith(".localhost") or host == "localhost"):
+        address = "127.0.0.1"
+    if address is not None:
+        try:
+            egress.check_address(address)
+        except egress.EgressBlocked as exc:
+            raise egress.EgressBlocked(f"{host} is a local name ({exc.reason})") from None
+
+
 def _clean_url(url: str) -> str:
     url = (url or "").strip()
     if not url:
@@ -214,7 +245,7 @@ def _clean_url(url: str) -> str:
     if len(url) > 2000:
         raise IntegrationError("Keep the URL under 2,000 characters.", "invalid_url", "url")
     try:
-        egress.check_url_shape(url)
+        check_address_only(url)
     except egress.EgressError as exc:
         raise IntegrationError(f"This URL can't be used: {exc.reason}.", "invalid_url", "url")
     return url
@@ -279,6 +310,16 @@ def import_pasted(workspace: Workspace, *, actor: Any, text: str | bytes) -> Spe
     spec_import.save()
     _schedule_import(spec_import)
     return spec_import
+
+
+def spec_too_large(size: int) -> IntegrationError:
+    """The refusal of a spec over the size cap, for input layers that measure it first."""
+    return _spec_error(_too_large(size), "spec")
+
+
+def decode_spec(data: bytes) -> str:
+    """Text of an uploaded spec (UTF-8, or UTF-16 with a BOM), or a clear refusal."""
+    return _decode(data)
 
 
 def _decode(data: bytes) -> str:
@@ -618,7 +659,7 @@ def clean_base_url(url: str) -> str:
         raise IntegrationError("The base URL can't have a query string or fragment.",
                                "invalid_url", "base_url")
     try:
-        egress.check_url_shape(url)
+        check_address_only(url)
     except egress.EgressError as exc:
         raise IntegrationError(f"This base URL can't be used: {exc.reason}.", "invalid_url",
                                "base_url")

@@ -33,6 +33,8 @@ from .forms import (
 from .models import IntegrationHeader, SpecImport, WorkspaceIntegration
 
 MANAGE = "manage_integrations"
+#: The file name wizard.js gives a big paste it sends as an upload (see SpecSourceForm).
+PASTE_AS_FILE = "pasted-spec.txt"
 NEW_SELECTION = "integrations:new:{}"
 EDIT_SELECTION = "integrations:edit:{}"
 
@@ -132,23 +134,42 @@ def integration_new(request: HttpRequest, workspace_id: str) -> HttpResponse:
     form = SpecSourceForm(request.POST or None, request.FILES or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        text: str | bytes = ""
         try:
             if data["source"] == "url":
                 spec_import = services.start_url_import(m.workspace, actor=request.user,
                                                         url=data["url"])
             else:
                 upload = data.get("spec_file")
-                text: str | bytes = upload.read() if upload else data["spec"]
+                text = upload.read() if upload else data["spec"]
                 spec_import = services.import_pasted(m.workspace, actor=request.user, text=text)
         except services.IntegrationError as exc:
             field = {"url": "url", "spec": "spec"}.get(exc.field or "", None)
-            if field == "spec" and data.get("spec_file") and not data.get("spec"):
+            upload = data.get("spec_file")
+            if field == "spec" and upload and not data.get("spec"):
                 field = "spec_file"
+                if upload.name == PASTE_AS_FILE and isinstance(text, bytes):
+                    # A big paste the page sent as a file: give the text back to the editor
+                    # so that nothing typed is lost.
+                    form = _refilled(request, form, text)
+                    field = "spec"
             form.add_error(field, exc.message)
         else:
             return redirect("integration-import", workspace_id=workspace_id,
                             import_id=spec_import.public_id)
     return render(request, "integrations/new.html", _ctx(m, form=form, step=1))
+
+
+def _refilled(request: HttpRequest, form: SpecSourceForm, data: bytes) -> SpecSourceForm:
+    try:
+        text = services.decode_spec(data)
+    except services.IntegrationError:
+        return form
+    post = request.POST.copy()
+    post["source"], post["spec"] = "paste", text
+    refilled = SpecSourceForm(post)
+    refilled.is_valid()
+    return refilled
 
 
 def _status_payload(request: HttpRequest, spec_import: SpecImport) -> dict[str, Any]:
@@ -168,21 +189,41 @@ def _status_payload(request: HttpRequest, spec_import: SpecImport) -> dict[str, 
 @plan_gated
 def import_detail(request: HttpRequest, workspace_id: str, import_id: str) -> HttpResponse:
     spec_import, m = _spec_import(request, workspace_id, import_id)
+    return _import_page(request, m, spec_import)
+
+
+def _import_page(request: HttpRequest, m: Membership, spec_import: SpecImport,
+                 checked: list[str] | None = None, error: str = "") -> HttpResponse:
+    """The import's progress, failure or result; for a ready refresh, the diff and the form
+    that applies it (with the selection to keep, ``checked``, editable)."""
+    workspace_id = m.workspace.public_id
     integration = None
     if spec_import.integration_id:
         integration = WorkspaceIntegration.objects.filter(pk=spec_import.integration_id).first()
     diff = spec_import.diff or {}
     selected = set(integration.selected_keys) if integration else set()
+    is_current = bool(integration and integration.spec_id == spec_import.pk)
     context = _ctx(
         m, spec_import=spec_import, integration=integration, step=1,
         status=_status_payload(request, spec_import),
         operation_count=len(spec_import.operations or []),
-        status_url=reverse("integration-import-status", args=[workspace_id, import_id]),
+        status_url=reverse("integration-import-status",
+                           args=[workspace_id, spec_import.public_id]),
         diff=diff,
         diff_removed_selected=[k for k in diff.get("removed", []) if k in selected],
         diff_changed_selected=[k for k in diff.get("changed", []) if k in selected],
-        is_current=bool(integration and integration.spec_id == spec_import.pk),
+        is_current=is_current, error=error,
     )
+    if (integration is not None and not is_current
+            and spec_import.purpose == SpecImport.Purpose.REFRESH
+            and spec_import.status == SpecImport.Status.READY):
+        operations = services.operations_of(spec_import)
+        if checked is None:
+            available = {op["key"] for op in operations}
+            checked = [k for k in integration.selected_keys if k in available]
+        context.update(rows=operation_rows_html(operations, set(checked)),
+                       checked_count=len(checked), choose_open=bool(error) or not checked,
+                       max_operations=services.max_operations(m.workspace))
     return render(request, "integrations/import.html", context)
 
 
@@ -398,12 +439,15 @@ def integration_refresh_apply(request: HttpRequest, workspace_id: str, integrati
                               import_id: str) -> HttpResponse:
     integration, m = _integration(request, workspace_id, integration_id, MANAGE)
     spec_import, _ = _spec_import(request, workspace_id, import_id)
+    # The page sends the selection to keep ("choose"); without it, the current selection minus
+    # the operations that are gone is kept.
+    keys = request.POST.getlist("op") if request.POST.get("choose") else None
     try:
         _integration_after, dropped = services.apply_refresh(integration, spec_import,
-                                                             actor=request.user)
+                                                             actor=request.user,
+                                                             operation_keys=keys)
     except services.IntegrationError as exc:
-        messages.error(request, exc.message)
-        return redirect("integration-import", workspace_id=workspace_id, import_id=import_id)
+        return _import_page(request, m, spec_import, checked=keys, error=exc.message)
     text = "The refreshed spec is now in use."
     if dropped:
         text += " Removed from the selection (no longer in the spec): " + ", ".join(dropped)

@@ -85,6 +85,10 @@ class IntegrationImportCreateSerializer(serializers.Serializer):
         return attrs
 
 
+class IntegrationImportUploadSerializer(serializers.Serializer):
+    spec = serializers.FileField(help_text="The spec file (JSON or YAML), up to 25 MiB.")
+
+
 class IntegrationOperationSerializer(serializers.Serializer):
     key = serializers.CharField(help_text="method:path, what apps call.")
     method = serializers.CharField()

@@ -7,11 +7,15 @@ shared workspaces on the Builder plan or higher (403 ``plan_required`` otherwise
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import IO, Any
 
+from django.core.files.uploadedfile import UploadedFile
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,7 +24,7 @@ from workspaces import plans
 from workspaces.access import get_workspace_for
 from workspaces.models import Membership
 
-from .. import services
+from .. import openapi, services
 from ..models import SpecImport, WorkspaceIntegration
 from . import serializers as s
 
@@ -65,13 +69,103 @@ def _ctx(m: Membership) -> dict[str, Any]:
     return {"can_manage": m.has_role("admin")}
 
 
+#: A spec sent inside a JSON envelope (``{"spec": "..."}``) grows when its text is escaped.
+MAX_IMPORT_BODY = openapi.MAX_SPEC_BYTES * 3 // 2
+
+
+class _SpecBodyParser(BaseParser):
+    """Reads the request body itself, up to the spec size cap.
+
+    DRF's JSONParser goes through ``request.body``, which Django caps at
+    DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB): every real spec over that size (Stripe, OpenAI,
+    GitHub) would be refused with a bare "Bad request". Only the import endpoint reads more."""
+
+    limit = MAX_IMPORT_BODY
+
+    def read(self, stream: IO[bytes] | None) -> bytes:
+        data = stream.read(self.limit + 1) if stream is not None else b""
+        if len(data) > self.limit:
+            raise services.spec_too_large(len(data))
+        return data
+
+
+class SpecJSONParser(_SpecBodyParser):
+    """``{"url": ...}``, ``{"spec": "<JSON or YAML text>" | {...}}``, or the spec itself."""
+
+    media_type = "application/json"
+
+    def parse(self, stream: IO[bytes] | None, media_type: str | None = None,
+              parser_context: dict[str, Any] | None = None) -> Any:
+        data = self.read(stream)
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ParseError(f"The body is not UTF-8 (invalid byte at offset {exc.start}).")
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            # Not JSON: read it as the spec itself (YAML sent as JSON, or a broken JSON spec),
+            # so that the answer says what is wrong, with line and column.
+            return {"spec": text}
+        if (isinstance(parsed, dict) and ("openapi" in parsed or "swagger" in parsed)
+                and not {"url", "spec"} & parsed.keys()):
+            return {"spec": text}  # the body is the spec: keep its text as sent
+        return parsed
+
+
+class SpecTextParser(_SpecBodyParser):
+    """The body is the spec, as YAML (or JSON) text."""
+
+    media_type = "text/*"
+
+    def parse(self, stream: IO[bytes] | None, media_type: str | None = None,
+              parser_context: dict[str, Any] | None = None) -> Any:
+        data = self.read(stream)
+        if len(data) > openapi.MAX_SPEC_BYTES:
+            raise services.spec_too_large(len(data))
+        return {"spec": services.decode_spec(data)}
+
+
+class SpecYAMLParser(SpecTextParser):
+    media_type = "application/yaml"
+
+
+class SpecXYAMLParser(SpecTextParser):
+    media_type = "application/x-yaml"
+
+
+def _import_payload(request: Request) -> Any:
+    """The request data, with an uploaded spec file (multipart ``spec``) read as text."""
+    payload = request.data
+    upload = payload.get("spec") if hasattr(payload, "get") else None
+    if not isinstance(upload, UploadedFile):
+        return payload
+    if upload.size is not None and upload.size > openapi.MAX_SPEC_BYTES:
+        raise services.spec_too_large(upload.size)
+    out: dict[str, Any] = {"spec": services.decode_spec(upload.read())}
+    if payload.get("url"):
+        out["url"] = payload.get("url")
+    return out
+
+
 class IntegrationImportCreateView(APIView):
-    @extend_schema(tags=TAG, request=s.IntegrationImportCreateSerializer,
-                   responses={202: s.IntegrationImportSerializer},
-                   summary="Import a spec (URL or JSON/YAML); poll the import until ready")
+    parser_classes = [SpecJSONParser, SpecYAMLParser, SpecXYAMLParser, SpecTextParser,
+                      MultiPartParser]
+
+    @extend_schema(tags=TAG, request={
+        "application/json": s.IntegrationImportCreateSerializer,
+        "application/yaml": OpenApiTypes.STR,
+        "multipart/form-data": s.IntegrationImportUploadSerializer,
+    }, responses={202: s.IntegrationImportSerializer},
+        summary="Import a spec (URL or JSON/YAML); poll the import until ready",
+        description=(
+            "Send `{\"url\": ...}` (fetched by a task), `{\"spec\": ...}` (JSON or YAML text, "
+            "or the JSON object), the spec itself as the body (JSON, or YAML with "
+            "`Content-Type: application/yaml`), or a file upload (`multipart/form-data`, field "
+            "`spec`). Specs up to 25 MiB."))
     def post(self, request: Request, workspace_id: str) -> Response:
         m = _member(request, workspace_id, MANAGE)
-        data = s.IntegrationImportCreateSerializer(data=request.data)
+        data = s.IntegrationImportCreateSerializer(data=_import_payload(request))
         data.is_valid(raise_exception=True)
         if "url" in data.validated_data:
             spec_import = services.start_url_import(m.workspace, actor=request.user,

@@ -43,15 +43,17 @@ def test_three_step_wizard(page, team):
     page.goto(f"/w/{ws.public_id}/apps/")
     page.click(".sidebar >> text=Integrations")
     page.get_by_test_id("add-integration").click()
+    page.wait_for_url(re.compile(r"/integrations/new/$"))  # loaded, wizard.js included
 
     # Step 1: paste the spec
     page.check("input[name=source][value=paste]")
-    assert page.is_hidden("#id_url")
+    page.locator("#id_url").wait_for(state="hidden")
     page.fill("#id_spec", PETSTORE_30.read_text())
     page.click("button:has-text('Continue')")
     page.get_by_test_id("import-ready").wait_for()
     assert "3 operations" in page.get_by_test_id("found-operations").inner_text()
     page.get_by_test_id("continue").click()
+    page.wait_for_url(re.compile(r"/operations/$"))
 
     # Step 2: search as you type, select
     rows = page.locator("#op-table tbody tr")
@@ -172,3 +174,34 @@ def test_a_big_paste_travels_as_a_file(page, team):
     page.click("button:has-text('Continue')")
     page.get_by_test_id("import-ready").wait_for()
     assert SpecImport.objects.get(workspace=ws).size_bytes > 3 * 1024 * 1024
+
+
+def test_search_as_you_type_in_a_thousand_operations(page, team):
+    from integrations import services
+
+    owner, ws = team
+    spec_import = services.import_pasted(ws, actor=owner,
+                                         text=json.dumps(generated_spec(1000)))
+    services.run_import(spec_import.pk)
+    sign_in(page, owner.email)
+    page.goto(f"/w/{ws.public_id}/integrations/imports/{spec_import.public_id}/operations/")
+    assert page.locator("#op-table tbody tr").count() == 1000
+    visible = "document.querySelectorAll('#op-table tbody tr:not([hidden])').length === {}"
+    for words, count in [("group42", 10),            # a tag
+                         ("GETITEMS999", 1),         # an operationId, any case
+                         ("get /items/12", 11),      # method and path: /items/12, /items/120-129
+                         ("read number 999", 1),     # summary words, each anywhere
+                         ("", 1000)]:
+        page.fill("#op-search", words)
+        page.wait_for_function(visible.format(count))
+    page.fill("#op-search", "no such operation")
+    page.wait_for_function(visible.format(0))
+    assert page.locator("#op-none").is_visible()
+    # a box checked while filtered stays checked once the filter is cleared
+    page.fill("#op-search", "getitems999")
+    page.wait_for_function(visible.format(1))
+    page.check("#op-table tbody tr:not([hidden]) input[name=op]")
+    page.fill("#op-search", "")
+    page.wait_for_function(visible.format(1000))
+    assert page.is_checked("input[name=op][value='get:/items/999']")
+    assert page.inner_text("#op-selected") == "1"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html as html_module
 import json
-import time
 
 import pytest
 from cryptography.fernet import Fernet
@@ -106,6 +105,32 @@ def test_upload_a_file(admin_client, personas, django_capture_on_commit_callback
     assert SpecImport.objects.get().status == "ready"
 
 
+def test_a_big_paste_sent_as_a_file_comes_back_in_the_editor_when_refused(admin_client,
+                                                                          personas):
+    """wizard.js sends a paste over 1 MB as a file named pasted-spec.txt (form fields are
+    capped); when it is refused, the text is put back in the editor: nothing typed is lost."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    spec = generated_spec(3)
+    spec["info"]["description"] = "typed by hand " * 100_000
+    spec["paths"]["/items/0"]["get"]["responses"]["200"] = {"$ref": "#/components/x/Missing"}
+    text = json.dumps(spec)
+    upload = SimpleUploadedFile("pasted-spec.txt", text.encode(), content_type="text/plain")
+    response = admin_client.post(ws_url(personas, "integration-new"),
+                                 {"source": "paste", "spec": "", "spec_file": upload})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "#/components/x/Missing" in html and 'data-testid="spec-error"' in html
+    assert html_module.unescape(html).count("typed by hand") == 100_000
+    assert not SpecImport.objects.exists()
+    # a file the user chose stays a file error (the file is still on their disk)
+    upload = SimpleUploadedFile("openapi.json", text.encode(), content_type="text/plain")
+    response = admin_client.post(ws_url(personas, "integration-new"),
+                                 {"source": "paste", "spec": "", "spec_file": upload})
+    html = response.content.decode()
+    assert "#/components/x/Missing" in html and "typed by hand" not in html
+
+
 def test_url_import_shows_progress_then_the_failure(admin_client, personas, settings):
     settings.EGRESS_ALLOW_CIDRS = []
     response = admin_client.post(ws_url(personas, "integration-new"),
@@ -136,15 +161,17 @@ def test_thirty_operations_in_the_page(admin_client, personas):
     assert response.status_code == 302
 
 
-def test_operation_page_for_a_thousand_operations(admin_client, personas):
+def test_operation_page_for_a_thousand_operations(admin_client, personas,
+                                                  django_assert_max_num_queries):
     spec_import = ready_import(personas.workspace, personas.admin, generated_spec(1000))
     url = ws_url(personas, "integration-new-operations", spec_import.public_id)
-    admin_client.get(url)  # warm up
-    started = time.perf_counter()
-    response = admin_client.get(url)
-    elapsed = time.perf_counter() - started
-    assert response.content.decode().count('name="op"') == 1000
-    assert elapsed < 1.0  # the budget is 100 ms (see bench/spec_import.py); here: no blow-up
+    with django_assert_max_num_queries(10):  # speed: bench/spec_import.py (< 100 ms)
+        response = admin_client.get(url)
+    html = response.content.decode()
+    assert html.count('name="op"') == 1000
+    # every row carries what the search box matches: method, path, operationId, summary, tag
+    assert ('data-search="get /items/999 getitems999 read items number 999 group99"'
+            in html)
 
 
 def test_failed_save_keeps_input_but_never_a_sensitive_value(admin_client, personas):
@@ -250,6 +277,50 @@ def test_refresh_pages(admin_client, personas):
         upstream.close()
 
 
+def test_refresh_lets_the_admin_choose_when_every_selected_operation_is_gone(admin_client,
+                                                                             personas):
+    upstream = Upstream()
+    try:
+        url = serve(upstream, "/gone.json", json.dumps(CONTACTS_V1))
+        with egress_to(upstream):
+            spec_import = services.start_url_import(personas.workspace, actor=personas.admin,
+                                                    url=url)
+            services.run_import(spec_import.pk)
+            integration = make_integration(personas.workspace, personas.admin,
+                                           spec_import=SpecImport.objects.get(pk=spec_import.pk),
+                                           keys=["delete:/contacts/{id}"])
+            serve(upstream, "/gone.json", json.dumps(contacts_v2()))
+            response = admin_client.post(ws_url(personas, "integration-refresh",
+                                                integration.public_id))
+            refresh = SpecImport.objects.get(purpose="refresh")
+            services.run_import(refresh.pk)
+        html = admin_client.get(response.url).content.decode()
+        assert '<details class="choose-ops" open' in html
+        assert "None of the selected operations is in the new spec" in html
+        assert html.count(" checked>") == 0 and 'value="get:/groups"' in html
+        apply_url = ws_url(personas, "integration-refresh-apply", integration.public_id,
+                           refresh.public_id)
+        # a refused choice keeps what was ticked, and changes nothing
+        response = admin_client.post(apply_url, {"choose": "1",
+                                                 "op": ["get:/groups", "get:/nope"]})
+        html = response.content.decode()
+        assert response.status_code == 200 and "Not an operation of this spec" in html
+        assert 'value="get:/groups" id="op-' in html and html.count(" checked>") == 1
+        response = admin_client.post(apply_url, {"choose": "1"})
+        assert "Select at least one operation" in response.content.decode()
+        integration.refresh_from_db()
+        assert integration.spec_id == spec_import.pk
+        assert integration.selected_keys == ["delete:/contacts/{id}"]
+        response = admin_client.post(apply_url, {"choose": "1",
+                                                 "op": ["get:/groups", "get:/contacts"]})
+        assert response.url == ws_url(personas, "integration-detail", integration.public_id)
+        integration.refresh_from_db()
+        assert integration.spec_id == refresh.pk
+        assert integration.selected_keys == ["get:/groups", "get:/contacts"]
+    finally:
+        upstream.close()
+
+
 def test_delete_confirmation_names_recent_callers(admin_client, personas):
     integration = make_integration(personas.workspace, personas.admin)
     CallLog.objects.create(request_id="r1", workspace=personas.workspace, app=personas.app,
@@ -278,3 +349,22 @@ def test_list_page_query_ceiling(admin_client, personas, django_assert_max_num_q
 def test_nav_links_to_integrations(admin_client, personas):
     html = admin_client.get(reverse("apps", args=[personas.workspace.public_id])).content
     assert ws_url(personas, "integrations").encode() in html
+
+
+def test_members_see_the_details_but_no_header_values(client, personas):
+    secret_value = canary()
+    integration = make_integration(personas.workspace, personas.admin, headers=[
+        HeaderInput("Authorization", secret_value), HeaderInput("X-Tenant", "tenant-4711")])
+    client.force_login(personas.member)
+    html = html_module.unescape(
+        client.get(ws_url(personas, "integration-detail", integration.public_id))
+        .content.decode())
+    assert "https://api.example.com/v1" in html
+    assert 'data-testid="detail-operation-count">4<' in html
+    assert "Authorization" in html and "X-Tenant" in html  # the names
+    assert secret_value not in html and "tenant-4711" not in html  # never a value
+    assert 'client.integrations.custom.call("contacts", "get:/contacts"' in html
+    assert 'data-testid="edit-integration"' not in html and "Refresh from URL" not in html
+    listing = client.get(ws_url(personas, "integrations")).content.decode()
+    assert 'data-testid="integration-card"' in listing and "api.example.com/v1" in listing
+    assert 'data-testid="add-integration"' not in listing and "More actions" not in listing

@@ -60,6 +60,7 @@ PAGE_POSTS = [
                                         "base_url": "https://api.example.com"}),
     ("/w/{ws}/integrations/{i}/edit/operations/", {"op": ["get:/contacts"]}),
     ("/w/{ws}/integrations/{i}/refresh/", {}),
+    ("/w/{ws}/integrations/{i}/refresh/{imp}/apply/", {"choose": "1", "op": ["get:/contacts"]}),
     ("/w/{ws}/integrations/{i}/delete/", {}),
 ]
 
@@ -187,3 +188,24 @@ def test_outsider_cannot_reach_objects_through_their_own_workspace(client, perso
     other = personas.outsider_workspace.public_id
     assert client.get(f"/w/{other}/integrations/{objs.integration}/").status_code == 404
     assert client.get(f"/w/{other}/integrations/imports/{objs.spec_import}/").status_code == 404
+
+
+def test_a_revoked_token_is_refused_everywhere_and_changes_nothing(personas, objs):
+    from rest_framework.test import APIClient
+
+    from integrations.models import WorkspaceIntegration
+    from workspaces import services as workspace_services
+
+    token, raw = workspace_services.create_personal_token(actor=personas.owner, name="old")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    listing = f"/api/v1/workspaces/{objs.ws}/integrations/"
+    assert client.get(listing).status_code == 200  # the token worked
+    workspace_services.revoke_personal_token(token, actor=personas.owner)
+    for method, url, data, _least in API:
+        response = getattr(client, method)(fill(url, objs), fill_data(data, objs),
+                                           format="json")
+        assert response.status_code == 401, (method, url, response.status_code)
+    integration = WorkspaceIntegration.objects.get(public_id=objs.integration)
+    assert integration.name == "Contacts" and integration.config_version == 1
+    assert SpecImport.objects.filter(workspace__public_id=objs.ws).count() == 2

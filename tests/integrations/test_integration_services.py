@@ -195,6 +195,10 @@ def test_operations_doc_keeps_refs_and_snippets_use_parameters(personas):
     ("base_url", "/relative/api", "invalid_url"),
     ("base_url", "http://169.254.169.254/latest", "invalid_url"),
     ("base_url", "http://10.0.0.1/api", "invalid_url"),
+    ("base_url", "http://localhost/api", "invalid_url"),  # names known to be local
+    ("base_url", "http://tenant.localhost/api", "invalid_url"),
+    ("base_url", "http://metadata.google.internal/computeMetadata/v1", "invalid_url"),
+    ("base_url", "https://api.example.com/v1?key=x", "invalid_url"),
     ("name", "  ", "required"),
 ])
 def test_field_rules(personas, settings, field, value, code):
@@ -422,3 +426,23 @@ def test_abandoned_imports_are_cleaned_up(personas):
     assert services.cleanup_abandoned_imports() == 1
     assert not SpecImport.objects.filter(pk=abandoned.pk).exists()
     assert SpecImport.objects.filter(pk=used.spec_id).exists()
+
+
+def test_the_page_script_marks_the_same_headers_sensitive():
+    """wizard.js shows the sensitive badge and hides values as you type a header name; its
+    lists must be the server's (the server decides either way)."""
+    import re
+    from pathlib import Path
+
+    import integrations
+
+    script = (Path(integrations.__file__).parent / "static" / "integrations" / "wizard.js"
+              ).read_text()
+
+    def js_list(name: str) -> set[str]:
+        match = re.search(name + r" = \[([^\]]*)\]", script)
+        assert match, name
+        return set(re.findall(r'"([^"]+)"', match.group(1)))
+
+    assert js_list("NAMES") == set(services.SENSITIVE_HEADER_NAMES)
+    assert js_list("PARTS") == set(services.SENSITIVE_HEADER_PARTS)

@@ -168,3 +168,97 @@ def test_canary_header_value_leaks_nowhere(personas, api, sdk, caplog):
     p.owner.save()
     staff.force_login(p.owner)
     walker.walk_admin(staff).assert_clean([secret_value])
+
+
+def test_api_refused_edits_and_the_blocked_save_change_nothing(api, personas, settings):
+    from cryptography.fernet import Fernet
+
+    secret_value = canary()
+    integration = make_integration(personas.workspace, personas.admin, keys=["get:/contacts"],
+                                   headers=[HeaderInput("Authorization", secret_value),
+                                            HeaderInput("X-Tenant", "acme")])
+    client = api(personas.admin)
+    url = (f"/api/v1/workspaces/{personas.workspace.public_id}/integrations/"
+           f"{integration.public_id}/")
+    before = client.get(url).json()
+    # a refused edit: a 400 that names the field, and nothing of the request is applied
+    response = client.patch(url, {"name": "Renamed", "slug": "Bad Slug",
+                                  "operations": ["get:/contacts", "post:/contacts"]},
+                            format="json")
+    assert response.status_code == 400 and response.json()["code"] == "invalid_slug"
+    response = client.patch(url, {"operations": ["get:/nope"]}, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "unknown_operation"
+    assert client.get(url).json() == before
+    # the key the header was encrypted with is gone: every save is blocked
+    settings.FIELD_ENCRYPTION_KEY = [Fernet.generate_key().decode()]
+    for method, path, body in [
+        ("patch", url, {"name": "Renamed"}),
+        ("put", url + "headers/", {"headers": [{"name": "Authorization"},
+                                               {"name": "X-Tenant", "value": "globex"}]}),
+    ]:
+        response = getattr(client, method)(path, body, format="json")
+        assert response.status_code == 400, response.json()
+        assert response.json()["code"] == "headers_unavailable"
+        assert "Saving is blocked" in response.json()["detail"]
+        assert "Authorization" in response.json()["detail"]
+        assert secret_value not in response.content.decode()
+    assert client.get(url).json() == before
+    # replacing the broken header explicitly is the way out
+    response = client.put(url + "headers/", {"headers": [
+        {"name": "Authorization", "value": "Bearer new"}, {"name": "X-Tenant"}]},
+        format="json")
+    assert response.status_code == 200
+    integration.refresh_from_db()
+    assert services.integration_headers(integration) == {"Authorization": "Bearer new",
+                                                         "X-Tenant": "acme"}
+
+
+def test_api_imports_big_specs_as_json_yaml_or_a_file(api, personas):
+    """Real specs are bigger than Django's 2.5 MB request-body default: the import endpoint
+    takes specs up to the 25 MiB cap, in every form the README shows."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from integrations.api import views as api_views
+    from tests.integrations.wizard_support import SPECS
+
+    client = api(personas.admin)
+    base = f"/api/v1/workspaces/{personas.workspace.public_id}/integrations/imports/"
+    stripe = (SPECS / "stripe-2022-04-3.0.json").read_text()  # 4.2 MB
+    openai = (SPECS / "openai-3.1.yaml").read_bytes()  # 3.0 MB
+    cases = [
+        ("a JSON string in the envelope", {"data": {"spec": stripe}, "format": "json"}, 417),
+        ("the JSON spec as the body", {"data": stripe, "content_type": "application/json"}, 417),
+        ("YAML as the body", {"data": openai, "content_type": "application/yaml"}, 288),
+        ("a file upload", {"data": {"spec": SimpleUploadedFile("openai.yaml", openai)},
+                           "format": "multipart"}, 288),
+    ]
+    for label, kwargs, count in cases:
+        response = client.post(base, **kwargs)
+        assert response.status_code == 202, (label, response.content[:300])
+        assert response.json()["operation_count"] == count, label
+        stored = SpecImport.objects.get(public_id=response.json()["id"])
+        assert stored.source == "paste" and stored.size_bytes > 2_500_000
+    # over the cap: a clear 400, nothing stored
+    before = SpecImport.objects.count()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(api_views._SpecBodyParser, "limit", 1000)
+        response = client.post(base, {"spec": stripe}, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "too_large"
+    assert "too large" in response.json()["detail"]
+    response = client.post(base, "openapi: 3.0.0\npaths: [}", content_type="application/yaml")
+    assert response.status_code == 400 and response.json()["code"] == "not_json_or_yaml"
+    assert "line 2" in response.json()["detail"]
+    assert SpecImport.objects.count() == before
+
+
+def test_api_body_that_is_not_json_is_read_as_the_spec(api, personas):
+    client = api(personas.admin)
+    base = f"/api/v1/workspaces/{personas.workspace.public_id}/integrations/imports/"
+    # YAML sent with the JSON content type (curl -d @openapi.yaml)
+    response = client.post(base, PETSTORE_30.read_text(), content_type="application/json")
+    assert response.status_code == 202 and response.json()["operation_count"] == 3
+    # a broken JSON spec: the answer says where
+    response = client.post(base, '{"openapi": "3.0.0", "info": {"title": "x"',
+                           content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "not_json_or_yaml"
+    assert "line 1, column" in response.json()["detail"]

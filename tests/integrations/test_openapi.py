@@ -6,7 +6,6 @@ import copy
 import json
 import re
 import socket
-import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -117,13 +116,21 @@ def test_every_real_spec_parses_with_the_right_operation_count(
     json.dumps(spec.doc, allow_nan=False)  # plain JSON data (YAML timestamps became strings)
 
 
-def test_operation_list_is_ready_fast_for_a_big_yaml_spec() -> None:
-    data = (SPECS / "openai-3.1.yaml").read_bytes()
-    started = time.perf_counter()
-    spec = oa.parse_spec(data)
-    elapsed = time.perf_counter() - started
+def test_operation_list_of_a_big_yaml_spec_needs_no_validation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The operation list is built by the C loader and the sanity pass alone; validation (the
+    slow part) runs later, in the worker. Speed itself is measured by bench/spec_import.py."""
+    import yaml
+
+    assert issubclass(oa._SpecLoader, yaml.CSafeLoader)  # libyaml, not the pure-Python loader
+
+    def no_validation(*args: object, **kwargs: object) -> None:
+        raise AssertionError("parse_spec must not validate")
+
+    monkeypatch.setattr(oa, "validate", no_validation)
+    spec = oa.parse_spec((SPECS / "openai-3.1.yaml").read_bytes())
     assert len(spec.operations) == 288
-    assert elapsed < 10  # the goal is < 2 s (see bench/spec_import.py); CI machines vary
 
 
 def test_operations_without_operation_id_are_keyed_by_method_and_path(
@@ -205,10 +212,8 @@ def test_every_broken_file_is_covered() -> None:
 @pytest.mark.parametrize("name", sorted(BROKEN))
 def test_broken_specs_are_refused_with_a_clear_message(name: str) -> None:
     data = (SPECS / "broken" / name).read_bytes()
-    started = time.perf_counter()
     with pytest.raises(SpecError) as err:
         oa.parse_spec(data)
-    assert time.perf_counter() - started < 2
     assert err.value.code == BROKEN[name]
     message = err.value.message
     assert 10 < len(message) < 300 and "\n" not in message
@@ -225,13 +230,17 @@ def test_broken_specs_are_refused_with_a_clear_message(name: str) -> None:
         assert "AsyncAPI" in message
 
 
-def test_too_large_is_refused_before_parsing() -> None:
+def test_too_large_is_refused_before_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_parsing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an oversized spec must be refused before it is parsed")
+
+    monkeypatch.setattr(oa, "_load_json", no_parsing)
+    monkeypatch.setattr(oa, "_load_yaml", no_parsing)
     data = b" " * (oa.MAX_SPEC_BYTES + 1)
-    started = time.perf_counter()
     with pytest.raises(SpecError) as err:
         oa.parse_spec(data)
     assert err.value.code == "too_large"
-    assert time.perf_counter() - started < 0.5
+    assert "25 MiB" in err.value.message
     with pytest.raises(SpecError) as err:
         oa.parse_spec("é" * (oa.MAX_SPEC_BYTES // 2 + 1))  # 2 bytes each in UTF-8
     assert err.value.code == "too_large"
@@ -254,18 +263,31 @@ h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
 
 
 def test_yaml_alias_bomb_is_refused_cheaply() -> None:
-    started = time.perf_counter()
     with pytest.raises(SpecError) as err:
         oa.parse_spec(BOMB)
     assert err.value.code == "yaml_alias"
-    assert "line 3" in err.value.message
-    assert time.perf_counter() - started < 0.5
+    # stopped at the first anchor (line 2), before any alias could expand anything
+    assert "&a at line 2, column 4" in err.value.message
 
 
 def test_even_a_single_alias_is_refused() -> None:
     with pytest.raises(SpecError) as err:
         oa.load_document("openapi: 3.0.0\nx: &x {a: 1}\ny: *x\n")
     assert err.value.code == "yaml_alias"
+
+
+@pytest.mark.parametrize("text", [
+    "openapi: 3.0.0\ninfo: &i {title: x, version: '1'}\npaths: {}\n",  # mapping
+    "openapi: 3.0.0\ntags: &t [a]\npaths: {}\n",  # sequence
+    "openapi: 3.0.0\nx: &s plain\npaths: {}\n",  # scalar
+    "openapi: 3.0.0\nx: !!set {&k a: null}\npaths: {}\n",  # inside what the slow path builds
+])
+def test_anchors_are_refused_too(text: str) -> None:
+    with pytest.raises(SpecError) as err:
+        oa.load_document(text)
+    assert err.value.code == "yaml_alias"
+    assert "anchors and aliases are not allowed (&" in err.value.message
+    assert "at line " in err.value.message
 
 
 @pytest.mark.parametrize(
@@ -278,11 +300,9 @@ def test_even_a_single_alias_is_refused() -> None:
     ],
 )
 def test_deep_nesting_is_refused(text: str) -> None:
-    started = time.perf_counter()
     with pytest.raises(SpecError) as err:
         oa.load_document(text)
     assert err.value.code in ("too_deep", "not_json_or_yaml", "too_many_nodes")
-    assert time.perf_counter() - started < 0.5
 
 
 def test_node_cap(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -399,6 +419,14 @@ def test_parameter_in_body_is_refused_in_openapi_3() -> None:
     with pytest.raises(SpecError) as err:
         oa.parse_spec(text)
     assert err.value.code == "invalid_parameter" and "requestBody" in err.value.message
+
+
+@pytest.mark.parametrize("path", ["/a b", "/a\nb", "/a\tb", "/a\x00"])
+def test_paths_with_whitespace_or_control_characters_are_refused(path: str) -> None:
+    text = spec_text(paths={path: {"get": {"responses": {}}}})
+    with pytest.raises(SpecError) as err:
+        oa.parse_spec(text)
+    assert err.value.code == "invalid_path" and json.dumps(path) in err.value.message
 
 
 def test_not_utf8_and_plain_text() -> None:
@@ -596,9 +624,7 @@ def test_extract_operations_of_real_specs(parsed: Callable[[str], oa.ParsedSpec]
     oa.check_document(sub)
     stripe = parsed("stripe-2022-04-3.0.json")
     keys = [op.key for op in stripe.operations[:30]]
-    started = time.perf_counter()
-    sub = oa.extract_operations(stripe.doc, keys)
-    assert time.perf_counter() - started < 1  # goal < 50 ms (bench)
+    sub = oa.extract_operations(stripe.doc, keys)  # speed: bench/spec_import.py (< 50 ms)
     assert [op.key for op in oa.list_operations(sub)] == keys
     oa.check_document(sub)
     json.dumps(sub)
@@ -867,3 +893,25 @@ def test_validate_never_raises_and_never_fetches(monkeypatch: pytest.MonkeyPatch
 def test_validation_timeout(parsed: Callable[[str], oa.ParsedSpec]) -> None:
     findings = oa.validate(parsed("twilio-api-v2010-3.0.json").doc, timeout=0.01)
     assert findings[-1].code == "timeout"
+
+
+@pytest.mark.parametrize("name", [
+    "oai-petstore-2.0.json", "oai-uber-2.0.json", "oai-petstore-3.0.yaml",
+    "oai-uspto-3.0.yaml", "oai-link-example-3.0.yaml", "redocly-museum-3.1.yaml",
+    "swagger-petstore3-3.0.yaml", "slack-web-2.0.json", "box-3.0.json",
+])
+def test_validation_agrees_with_prance(name: str, parsed: Callable[[str], oa.ParsedSpec]) -> None:
+    """``validate`` runs the backend prance uses (openapi-spec-validator) on the checked
+    document; prance's own verdict on the file is the same, and its one error is among ours."""
+    import prance
+
+    prance_error = None
+    try:
+        prance.BaseParser(url=str(SPECS / name), backend="openapi-spec-validator", strict=False)
+    except Exception as exc:  # prance.ValidationError
+        prance_error = str(exc.args[0] if exc.args else exc)
+    findings = oa.validate(parsed(name).doc)
+    assert not any(f.code in ("timeout", "error") for f in findings)
+    assert bool(findings) == (prance_error is not None), (prance_error, findings[:3])
+    if prance_error is not None:
+        assert any(prance_error[:80] in f.message for f in findings), prance_error

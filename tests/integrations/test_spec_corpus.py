@@ -4,8 +4,6 @@ and leave nothing behind. One import per spec (the big ones are never imported t
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from integrations import services
@@ -83,9 +81,7 @@ def test_valid_spec_imports(personas, name):
     data = (SPECS / name).read_bytes()
     spec_import = services.import_pasted(personas.workspace, actor=personas.admin, text=data)
     assert len(spec_import.operations) == SINGLE[name]  # listed before validation
-    started = time.monotonic()
     services.run_import(spec_import.pk)
-    assert time.monotonic() - started < 30
     spec_import = SpecImport.objects.get(pk=spec_import.pk)
     assert spec_import.status == SpecImport.Status.READY, spec_import.error_message
     assert len(spec_import.operations) == SINGLE[name]
@@ -134,10 +130,8 @@ def test_base_url_is_prefilled_from_the_spec(personas):
 def test_broken_spec_is_refused_and_nothing_is_made(personas, name):
     data = (SPECS / "broken" / name).read_bytes()
     code, words = BROKEN[name]
-    started = time.monotonic()
     with pytest.raises(services.IntegrationError) as exc:
         services.import_pasted(personas.workspace, actor=personas.admin, text=data)
-    assert time.monotonic() - started < 0.5
     assert exc.value.code == code
     message = exc.value.message.lower()
     for word in words:

@@ -78,6 +78,10 @@ def test_ssrf_refusal_in_the_worker(celery_worker_real, personas, settings, upst
     "http://169.254.169.254/latest/meta-data/",
     "http://[::1]/openapi.json",
     "http://192.168.0.10:8080/spec.yaml",
+    "http://localhost/openapi.json",
+    "http://metadata.google.internal/computeMetadata/v1/",
+    "file:///etc/passwd",
+    "ftp://specs.example.com/openapi.json",
 ])
 def test_private_addresses_are_refused_without_an_allowlist(personas, settings, url):
     settings.EGRESS_ALLOW_CIDRS = []
