@@ -14,6 +14,10 @@ upstream call on a pooled connection, the call log row.
 Goals: the proxy adds at most 3 ms at p50 (concurrency 1); at least 400 proxied calls/s with
 0 errors at concurrency 16 on a 2-core machine. Everything (client, upstream, gunicorn,
 PostgreSQL, Redis) shares the same cores, so the numbers are a floor.
+
+Besides latency and throughput it prints the CPU time the gunicorn workers and the bench
+database's PostgreSQL backends spent per proxied call (from /proc), which is much less
+sensitive than wall-clock numbers to other work on a shared machine.
 """
 
 from __future__ import annotations
@@ -151,6 +155,58 @@ def load(port: int, method: str, path: str, body: bytes, headers: dict[str, str]
             "rps": len(latencies) / max(elapsed, 1e-9)}
 
 
+# --------------------------------------------------------------------------- CPU accounting
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes (all their threads), from /proc; 0 for gone ones."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / _TICK
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def server_pids(gunicorn_pid: int, db_url: str) -> dict[str, list[int]]:
+    """The gunicorn workers and the PostgreSQL backends serving the bench database."""
+    import psycopg
+
+    name = db_url.rsplit("/", 1)[1]
+    try:
+        with psycopg.connect(db_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+            rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
+                                (name,)).fetchall()
+        backends = [int(r[0]) for r in rows]
+    except Exception:  # not on this host, or no rights: leave PostgreSQL out
+        backends = []
+    return {"gunicorn": [gunicorn_pid, *_children(gunicorn_pid)], "postgres": backends}
+
+
+def measure_cpu(find_pids: Any, run: Any) -> tuple[dict[str, Any], dict[str, float]]:
+    """Run ``run()``; the CPU seconds each group of server processes spent meanwhile (a
+    process that appeared during the run, e.g. a new database backend, counts from zero)."""
+    before = {k: {pid: _cpu_seconds([pid]) for pid in v} for k, v in find_pids().items()}
+    result = run()
+    used = {}
+    for group, pids in find_pids().items():
+        old = before.get(group, {})
+        used[group] = sum(_cpu_seconds([pid]) - old.get(pid, 0.0) for pid in pids)
+    return result, used
+
+
 # --------------------------------------------------------------------------- portal
 
 
@@ -273,14 +329,19 @@ def main() -> None:
         # warm every worker (config cache, connection pools, DB connections)
         load(portal_port, *proxied, concurrency=16, seconds=2)
         load(upstream_port, *direct, concurrency=4, seconds=1)
+        def pids() -> dict[str, list[int]]:
+            return server_pids(gunicorn.pid, db_url)
+
         results: dict[tuple[str, int], dict[str, Any]] = {}
+        cpu: dict[int, dict[str, float]] = {}
         for concurrency in (1, 16):
             results[("direct", concurrency)] = load(upstream_port, *direct,
                                                     concurrency=concurrency,
                                                     seconds=args.seconds)
-            results[("proxied", concurrency)] = load(portal_port, *proxied,
-                                                     concurrency=concurrency,
-                                                     seconds=args.seconds)
+            results[("proxied", concurrency)], cpu[concurrency] = measure_cpu(
+                pids, lambda c=concurrency: load(portal_port, *proxied, concurrency=c,
+                                                 seconds=args.seconds))
+        load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=10)
@@ -301,6 +362,18 @@ def main() -> None:
         print(f"concurrency {concurrency:>2}: proxy adds {p['p50'] - d['p50']:.2f} ms at p50 "
               f"({p['p50'] / max(d['p50'], 1e-9):.1f}x), {p['p99'] - d['p99']:.2f} ms at p99; "
               f"throughput {p['rps'] / max(d['rps'], 1e-9):.2f}x of direct")
+    print()
+    for concurrency in (1, 16):
+        n = max(results[("proxied", concurrency)]["n"], 1)
+        used = cpu[concurrency]
+        per = {k: v / n * 1000 for k, v in used.items()}
+        ceiling = (os.cpu_count() or 1) * 1000 / max(sum(per.values()), 1e-9)
+        print(f"concurrency {concurrency:>2}: server CPU per proxied call: "
+              f"{per['gunicorn']:.2f} ms portal (gunicorn) + {per['postgres']:.2f} ms "
+              f"PostgreSQL; those two alone would saturate {os.cpu_count()} idle cores at "
+              f"~{ceiling:.0f} calls/s")
+    print(f"load average at the end: {load_end:.2f} (other processes on this machine "
+          f"share the cores; the ratios above are from the same run)")
     c1, c16 = results[("proxied", 1)], results[("proxied", 16)]
     added = c1["p50"] - results[("direct", 1)]["p50"]
     print(f"\ngoals: +{added:.2f} ms at p50 (c=1, goal <= 3 ms): "

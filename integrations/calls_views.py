@@ -150,7 +150,9 @@ def calls_page(request: HttpRequest, workspace_id: str) -> HttpResponse:
     slugs = sorted(set(WorkspaceIntegration.objects.filter(workspace=workspace)
                        .values_list("slug", flat=True)))
     form = CallFilterForm(request.GET or None, apps=apps, slugs=slugs)
-    data = form.cleaned_data if form.is_valid() else {}
+    form.is_valid()
+    # A bad value (shown as the field's error) drops that filter only; the others still apply.
+    data = getattr(form, "cleaned_data", {})
     period = data.get("period") or "7d"
     calls = _filtered(workspace, data)
     totals = calls.aggregate(calls=Count("id"), credits=Sum("credits"))

@@ -11,15 +11,17 @@ from drf_spectacular.utils import (
     extend_schema,
     inline_serializer,
 )
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from workspaces import tokens
+from workspaces.api.authentication import bearer
 from workspaces.api.sdk import SDKViewMixin, resolve_app
-from workspaces.models import App
+from workspaces.models import App, PersonalAccessToken
 
 from .. import proxy
 
@@ -37,6 +39,24 @@ def _anonymous_allowed(app: App) -> bool:
     return app.allow_anonymous_integration_calls
 
 
+PERSONAL_TOKEN_403 = ("A personal access token can't call an app's integrations: use the app's "
+                      "service token or an app-user token of the app.")
+
+
+def refuse_personal_tokens(request: Request) -> None:
+    """403 for a valid credential of the wrong kind: a portal user's personal access token
+    (``sbp_``) is a real credential, but it does not speak for an app. Unknown, revoked or
+    malformed tokens are left to the SDK authentication (401)."""
+    try:
+        raw = bearer(request)
+    except exceptions.AuthenticationFailed:
+        return
+    if raw is not None and raw.startswith(PersonalAccessToken.TOKEN_TYPE + "_"):
+        row = tokens.verify(PersonalAccessToken, raw, select_related=("user",))
+        if row is not None and row.user.is_active:
+            raise exceptions.PermissionDenied(PERSONAL_TOKEN_403)
+
+
 class CustomIntegrationCallView(SDKViewMixin, APIView):
     """The proxy. The app in the path must be the caller's (service token or app-user token of
     that app); anonymous callers only when the app allows anonymous integration calls."""
@@ -44,6 +64,10 @@ class CustomIntegrationCallView(SDKViewMixin, APIView):
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser]
     throttle_classes: list[Any] = []
+
+    def perform_authentication(self, request: Request) -> None:
+        refuse_personal_tokens(request)
+        super().perform_authentication(request)
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         self.request_id = proxy.new_request_id()
@@ -88,7 +112,8 @@ class CustomIntegrationCallView(SDKViewMixin, APIView):
             400: OpenApiResponse(_ERROR, description="Invalid parameters (nothing sent)."),
             401: OpenApiResponse(_ERROR, description="No or invalid credentials."),
             402: OpenApiResponse(_ERROR, description="The workspace has no credits left."),
-            403: OpenApiResponse(_ERROR, description="A token of the wrong kind."),
+            403: OpenApiResponse(_ERROR, description="A valid token of the wrong kind (a "
+                                                     "personal access token)."),
             404: OpenApiResponse(_ERROR, description="Unknown app, integration or operation."),
             429: OpenApiResponse(_ERROR, description="The app's rate limit (Retry-After)."),
             502: OpenApiResponse(_ERROR, description="The upstream could not be reached, "

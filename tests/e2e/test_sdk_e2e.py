@@ -97,6 +97,11 @@ def test_calls_through_the_real_sdk(sdk_node: str, portal: Portal, setup: dict[s
     assert [(r.caller_kind, r.status_code, r.credits) for r in rows] == [
         ("app_user", 200, 1), ("service", 404, 1), ("app_user", 200, 1)]
     assert WorkspaceIntegration.objects.get(slug="petstore").last_used_at is not None
+    # the sensitive header's value reached the upstream, and nothing else: not the answers,
+    # the call log rows or the portal's own log
+    assert CANARY not in json.dumps(results)
+    assert not any(CANARY in str(row) for row in CallLog.objects.values())
+    assert CANARY not in portal.log.read_text()
 
 
 def test_errors_reach_the_app_as_base44_errors(sdk_node: str, portal: Portal,
@@ -125,6 +130,13 @@ def test_errors_reach_the_app_as_base44_errors(sdk_node: str, portal: Portal,
     anon = run_sdk(sdk_node, client_spec(portal, app.public_id,
                                          calls=[{"slug": "petstore", "op": "get:/pets"}]))
     assert bad[0]["error"]["status"] == 401 and anon[0]["error"]["status"] == 401
+    # a portal user's personal access token is a valid credential of the wrong kind: 403
+    _, personal = ws_services.create_personal_token(actor=setup["owner"], name="cli")
+    wrong = run_sdk(sdk_node, client_spec(portal, app.public_id, token=personal,
+                                          calls=[{"slug": "petstore", "op": "get:/pets"}]))
+    assert wrong[0]["error"]["status"] == 403
+    assert wrong[0]["error"]["code"] == "permission_denied"
+    assert wrong[0]["error"]["message"].startswith("A personal access token can't call")
     app.allow_anonymous_integration_calls = True
     app.save(update_fields=["allow_anonymous_integration_calls"])
     anon = run_sdk(sdk_node, client_spec(portal, app.public_id,

@@ -133,3 +133,65 @@ def test_usage_chart_stacks_integrations_per_day() -> None:
     assert billing_today.y + billing_today.height == pytest.approx(crm_today.y, abs=0.2)
     assert "Mar 10: billing, 2 calls, 2 credits" == billing_today.title
     assert len(chart["credit_points"].split()) == 7
+
+
+def test_other_workspaces_calls_never_show(client, personas):
+    """Outsider rows stay out, even when the filter names the outsider's own app."""
+    log(personas, 1)
+    CallLog.objects.create(
+        request_id="req_rival_1", workspace=personas.outsider_workspace,
+        app=personas.outsider_app, integration_slug="crm", operation="get:/contacts",
+        caller_kind="service", phase="responded", status_code=200, response_status=200,
+        latency_ms=3, credits=1)
+    client.force_login(personas.member)
+    for params in ({}, {"app": personas.outsider_app.public_id}, {"integration": "crm"},
+                   {"request_id": "req_rival_1"}):
+        response = client.get(url(personas, **params))
+        assert response.status_code == 200
+        rows = {c.request_id for c in response.context["page"]}
+        assert "req_rival_1" not in rows
+        assert "<code>req_rival_1</code>" not in response.content.decode()
+    # the outsider, signed in, sees their own call and not ours
+    client.force_login(personas.outsider)
+    own = f"/w/{personas.outsider_workspace.public_id}/calls/"
+    page = client.get(own).content.decode()
+    assert "<code>req_rival_1</code>" in page and "req_crm_1_200_0" not in page
+
+
+def test_a_bad_filter_value_is_reported_and_the_others_still_apply(client, personas):
+    other_app = make_app(personas.workspace, personas.owner, "Backoffice")
+    log(personas, 1)
+    log(personas, 2, app=other_app, slug="billing")
+    client.force_login(personas.member)
+    response = client.get(url(personas, app=other_app.public_id, status="999"))
+    assert response.status_code == 200
+    assert {c.request_id for c in response.context["page"]} == {"req_billing_2_200_0"}
+    assert "Ensure this value is less than or equal to 599" in response.content.decode()
+
+
+def test_period_and_usage_numbers_on_the_page(client, personas):
+    log(personas, 1, credits=1)
+    log(personas, 2, slug="billing", credits=1)
+    log(personas, 3, status=402, upstream=None, credits=0,
+        error_code="integration_credits_limit_reached")
+    log(personas, 4, days_ago=3)
+    client.force_login(personas.member)
+    page = client.get(url(personas, period="24h")).content.decode()
+    assert 'data-testid="total-calls">3<' in page and 'data-testid="total-credits">2<' in page
+    assert "req_crm_4_200_3" not in page
+    assert ": crm, 2 calls, 1 credit" in page and ": billing, 1 call, 1 credit" in page
+    page = client.get(url(personas, period="7d")).content.decode()
+    assert 'data-testid="total-calls">4<' in page and "req_crm_4_200_3" in page
+
+
+def test_the_integration_card_shows_when_it_was_last_used(client, personas, sdk, upstream,
+                                                          egress_open):
+    make_integration(personas.workspace, upstream.url("/v1"), slug="crm")
+    client.force_login(personas.member)
+    cards = f"/w/{personas.workspace.public_id}/integrations/"
+    assert "last used never" in " ".join(client.get(cards).content.decode().split())
+    r = sdk(personas.app).post(proxy_support.call_url(personas.app.public_id, "crm",
+                                                      "get:/pets"), {}, format="json")
+    assert r.status_code == 200
+    page = " ".join(client.get(cards).content.decode().split())
+    assert "last used never" not in page and "last used now" in page

@@ -333,6 +333,10 @@ def test_garbage_answer_is_502(client, personas, pets, upstream):
     assert r.status_code == 502
     assert r.json()["code"] == "upstream_bad_response"
     assert r.json()["detail"].startswith("Failed to connect to external API:")
+    # the request did reach the upstream (it may have run there): billed, like a timeout
+    assert r.json()["phase"] == "sent_unconfirmed"
+    assert credits.balance(personas.workspace) == 1999
+    assert CallLog.objects.get().credits == 1
 
 
 def test_timeout_is_504_and_billed(client, personas, pets, upstream, egress_open):
@@ -396,6 +400,38 @@ def test_hot_path_runs_a_constant_number_of_queries(client, personas, pets, upst
             r = post(client, personas.app, "get:/pets/{petId}",
                      {"path_params": {"petId": n}, "query_params": {"x": n}})
             assert r.status_code == 200
+
+
+def test_the_query_count_of_a_warm_call_does_not_depend_on_the_call(personas, sdk, pets,
+                                                                    upstream):
+    """Whatever the operation, parameters, body, upstream answer or integration: the same
+    statements per warm call (the config is cached; nothing is loaded per operation)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_integration(personas.workspace, upstream.url("/v1"), slug="other",
+                     headers=[("X-Api-Key", "k", True), ("X-A", "1", False),
+                              ("X-B", "2", False)])
+    upstream.routes["/v1/status/404"] = reply(404, b'{"e": 1}', "application/json")
+    client = sdk(personas.app)
+    calls = [
+        ("pets", "get:/pets/{petId}", {"path_params": {"petId": 1}}),
+        ("pets", "get:/pets", {"query_params": {"limit": 5, "tags": ["a", "b", "c"]}}),
+        ("pets", "post:/pets", {"payload": {"name": "Rex", "kind": "dog"}}),
+        ("pets", "get:/status/{code}", {"path_params": {"code": 404}}),
+        ("other", "post:/repos/{owner}/{repo}/issues", {
+            "path_params": {"owner": "o", "repo": "r"}, "query_params": {"state": "open"},
+            "payload": {"title": "t"}, "headers": {"X-Trace": "1"}}),
+    ]
+    for slug, op, body in calls:  # warm every config and operation plan
+        assert post(client, personas.app, op, body, slug=slug).status_code == 200
+    counts = []
+    for slug, op, body in calls * 2:
+        with CaptureQueriesContext(connection) as ctx:
+            assert post(client, personas.app, op, body, slug=slug).status_code == 200
+        counts.append(len(ctx.captured_queries))
+    assert len(set(counts)) == 1, counts
+    assert counts[0] <= 10
 
 
 def test_an_edit_is_seen_by_the_next_call(client, personas, pets, upstream):

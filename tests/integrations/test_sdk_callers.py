@@ -85,6 +85,22 @@ def test_revoked_and_expired_tokens_are_401(personas, sdk, pets, upstream):
     assert upstream.seen == []
 
 
+def test_a_personal_access_token_is_the_wrong_kind_of_credential(personas, pets, upstream):
+    """A portal user's own API token is valid, but it does not speak for an app: 403 (even
+    the workspace owner's); once revoked it is just an invalid token: 401."""
+    token, raw = services.create_personal_token(actor=personas.owner, name="cli")
+    r = call(APIClient(), personas.app.public_id, HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert r.status_code == 403
+    assert r.json() == {"detail": "A personal access token can't call an app's integrations: "
+                                  "use the app's service token or an app-user token of the "
+                                  "app.", "code": "permission_denied"}
+    assert r["X-Request-Id"].startswith("req_")
+    services.revoke_personal_token(token, actor=personas.owner)
+    r = call(APIClient(), personas.app.public_id, HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert r.status_code == 401 and r.json()["code"] == "authentication_failed"
+    assert upstream.seen == [] and not CallLog.objects.exists()
+
+
 def test_tokens_of_other_apps_get_404(personas, sdk, pets, upstream):
     sibling = make_app(personas.workspace, personas.owner, "Sibling")
     for client in (sdk(sibling), sdk(sibling, "u"), sdk(personas.outsider_app)):
