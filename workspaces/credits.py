@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from .models import CreditAccount, CreditEntry, Workspace
 
@@ -26,6 +27,50 @@ def balance(workspace: Workspace) -> int:
     return account.balance
 
 
+_FAST_SQL = """
+WITH account AS (
+    UPDATE workspaces_creditaccount SET balance = balance + %(amount)s
+    WHERE workspace_id = %(workspace)s AND (%(allow_negative)s OR balance + %(amount)s >= 0)
+    RETURNING balance
+)
+INSERT INTO workspaces_creditentry (workspace_id, kind, amount, balance_after, reason,
+    reference_type, reference_id, reference_url, idempotency_key, created_at, created_by_id)
+SELECT %(workspace)s, %(kind)s, %(amount)s, account.balance, %(reason)s, %(ref_type)s,
+    %(ref_id)s, %(ref_url)s, %(key)s, %(now)s, %(actor)s FROM account
+RETURNING id, balance_after
+"""
+
+
+def _fast_post(workspace: Workspace, *, kind: str, amount: int, reason: str,
+               idempotency_key: str, reference: Any = None, reference_url: str = "",
+               actor: Any = None, allow_negative: bool = True) -> CreditEntry | None:
+    """One statement (atomic on its own): the balance update and the entry, or nothing.
+    Returns None when it did not apply (no account row yet, or not enough credits)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return None
+    ref_type = ref_id = ""
+    if reference is not None:
+        ref_type = reference._meta.label_lower
+        ref_id = str(getattr(reference, "public_id", None) or reference.pk)
+    params = {"amount": amount, "workspace": workspace.pk, "allow_negative": allow_negative,
+              "kind": kind, "reason": reason[:200], "ref_type": ref_type, "ref_id": ref_id,
+              "ref_url": reference_url, "key": idempotency_key, "now": timezone.now(),
+              "actor": actor.pk if getattr(actor, "is_authenticated", False) else None}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_FAST_SQL, params)
+            row = cursor.fetchone()
+    except IntegrityError:
+        return CreditEntry.objects.get(idempotency_key=idempotency_key)
+    if row is None:
+        return None
+    return CreditEntry(pk=row[0], workspace=workspace, kind=kind, amount=amount,
+                       balance_after=row[1], reason=reason[:200], reference_type=ref_type,
+                       reference_id=ref_id, reference_url=reference_url,
+                       idempotency_key=idempotency_key, created_at=params["now"],
+                       created_by_id=params["actor"])
+
+
 def _post(
     workspace: Workspace,
     *,
@@ -38,13 +83,22 @@ def _post(
     actor: Any = None,
     allow_negative: bool = True,
 ) -> CreditEntry:
-    existing = CreditEntry.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return existing
+    fast = _fast_post(workspace, kind=kind, amount=amount, reason=reason,
+                      idempotency_key=idempotency_key, reference=reference,
+                      reference_url=reference_url, actor=actor, allow_negative=allow_negative)
+    if fast is not None:
+        return fast
+    # One transaction, no read-before-write: the row lock is taken by the first SELECT ...
+    # FOR UPDATE, the account is created only when missing, and a repeated idempotency key is
+    # caught by its unique constraint (the whole transaction, balance included, rolls back).
+    # BEGIN, SELECT FOR UPDATE, UPDATE, INSERT, COMMIT: 5 round trips instead of 7.
     try:
         with transaction.atomic():
-            CreditAccount.objects.get_or_create(workspace=workspace)
-            account = CreditAccount.objects.select_for_update().get(workspace=workspace)
+            try:
+                account = CreditAccount.objects.select_for_update().get(workspace=workspace)
+            except CreditAccount.DoesNotExist:
+                CreditAccount.objects.get_or_create(workspace=workspace)
+                account = CreditAccount.objects.select_for_update().get(workspace=workspace)
             if not allow_negative and account.balance + amount < 0:
                 raise InsufficientCredits(account.balance, -amount)
             account.balance += amount
@@ -66,8 +120,13 @@ def _post(
                 created_by=actor if getattr(actor, "is_authenticated", False) else None,
             )
     except IntegrityError:
-        # Another process wrote the same idempotency key first; its entry is the answer.
+        # This key was written before (or by another process just now): its entry is the answer.
         return CreditEntry.objects.get(idempotency_key=idempotency_key)
+    except InsufficientCredits:
+        existing = CreditEntry.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:  # a repeat of a charge that was made while credits were left
+            return existing
+        raise
 
 
 def charge(workspace: Workspace, amount: int, *, reason: str, idempotency_key: str,

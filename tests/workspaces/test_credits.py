@@ -98,3 +98,58 @@ def test_ledger_is_exact_under_concurrent_processes(personas):
     assert usage.count() == 500
     total = sum(CreditEntry.objects.filter(workspace=ws).values_list("amount", flat=True))
     assert total == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+class TestAutocommitFastPath:
+    """Outside a transaction on PostgreSQL a post is one statement (balance update + entry);
+    it must keep every rule of the locked path."""
+
+    def test_repeated_key_changes_nothing(self, personas):
+        ws = personas.workspace
+        assert not connection.in_atomic_block
+        first = credits.charge(ws, 3, reason="call", idempotency_key="fast-k1")
+        again = credits.charge(ws, 3, reason="call", idempotency_key="fast-k1")
+        assert again.pk == first.pk and first.balance_after == 1997
+        assert credits.balance(ws) == 1997
+        assert CreditEntry.objects.filter(idempotency_key="fast-k1").count() == 1
+
+    def test_overdraft_is_refused_and_records_nothing(self, personas):
+        ws = personas.workspace
+        with pytest.raises(credits.InsufficientCredits):
+            credits.charge(ws, 2001, reason="big", idempotency_key="fast-big")
+        assert credits.balance(ws) == 2000
+        assert not CreditEntry.objects.filter(idempotency_key="fast-big").exists()
+
+    def test_a_repeat_after_the_money_ran_out_returns_the_first_charge(self, personas):
+        ws = personas.workspace
+        first = credits.charge(ws, 2000, reason="all of it", idempotency_key="fast-all")
+        assert credits.charge(ws, 2000, reason="all of it", idempotency_key="fast-all") == first
+        assert credits.balance(ws) == 0
+
+    def test_a_workspace_without_an_account_row_gets_one(self, personas):
+        from workspaces.models import CreditAccount
+
+        ws = personas.workspace
+        CreditAccount.objects.filter(workspace=ws).delete()
+        entry = credits.award(ws, 7, reason="gift", idempotency_key="fast-gift")
+        assert entry.balance_after == 7 and credits.balance(ws) == 7
+
+    def test_the_entry_records_reference_and_actor(self, personas):
+        ws = personas.workspace
+        entry = credits.award(ws, 5, reason="award", idempotency_key="fast-ref",
+                              reference=personas.app, reference_url="/x/", actor=personas.owner)
+        stored = CreditEntry.objects.get(pk=entry.pk)
+        assert (stored.kind, stored.amount, stored.balance_after) == ("award", 5, 2005)
+        assert stored.reference_type == "workspaces.app"
+        assert stored.reference_id == personas.app.public_id
+        assert stored.reference_url == "/x/" and stored.created_by_id == personas.owner.pk
+        assert stored.created_at is not None
+
+    def test_a_charge_is_one_statement(self, personas):
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
+            credits.charge(personas.workspace, 1, reason="call", idempotency_key="fast-one")
+        assert len(queries) == 1 and queries[0]["sql"].lstrip().startswith("WITH account AS")
