@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from workspaces import services, tokens
 from workspaces.models import AppServiceToken, PersonalAccessToken
@@ -167,3 +168,25 @@ class TestAppUserTokens:
                                {"app_user_id": "u"}, format="json",
                                HTTP_ON_BEHALF_OF=f"Bearer {other_user_token}")
         assert response.status_code == 401
+
+
+def test_service_token_check_loads_the_app_and_workspace_in_one_query(personas):
+    """The SDK's hot path: one query gives the token with its app and workspace, values
+    converted as the ORM would (dates aware, booleans, public ids)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from workspaces import tokens
+    from workspaces.models import AppServiceToken
+
+    row, raw = tokens.issue(AppServiceToken, app=personas.app, name="hot")
+    AppServiceToken.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
+    with CaptureQueriesContext(connection) as queries:
+        found = tokens.verify(AppServiceToken, raw, select_related=("app", "app__workspace"))
+        assert found is not None and found.pk == row.pk and found.name == "hot"
+        assert found.app.public_id == personas.app.public_id
+        assert found.app.workspace.public_id == personas.workspace.public_id
+        assert found.app.allow_anonymous_integration_calls is False
+        assert found.last_used_at is not None and found.last_used_at.tzinfo is not None
+    assert len(queries) == 1
+    assert tokens.verify(AppServiceToken, raw[:-1] + "x") is None
