@@ -741,21 +741,19 @@ def test_gzip_is_decoded_and_capped_after_decoding(upstream: Upstream) -> None:
 
 
 def test_read_timeout_means_the_request_may_have_run(upstream: Upstream) -> None:
-    upstream.routes["/slow"] = slow(1.0)
-    started = time.monotonic()
+    # the upstream answers after 5 s: only the 0.2 s read timeout can end the call with an error
+    upstream.routes["/slow"] = slow(5.0)
     with pytest.raises(EgressTimeout) as info:
         request("POST", upstream.url("/slow"), body=b"x", policy=policy(upstream, read_timeout=0.2))
-    assert time.monotonic() - started < 0.9
     assert info.value.phase == "timed_out" and info.value.may_have_been_sent
     assert upstream.seen[0].body == b"x"
 
 
 def test_the_overall_deadline_stops_a_dripping_body(upstream: Upstream) -> None:
+    # every chunk arrives well within the read timeout; only the overall deadline stops it
     upstream.routes["/drip"] = drip(0.05, 100)
-    started = time.monotonic()
     with pytest.raises(EgressTimeout) as info:
         request("GET", upstream.url("/drip"), policy=policy(upstream, read_timeout=1, deadline=0.4))
-    assert 0.3 < time.monotonic() - started < 1.0
     assert info.value.phase == "timed_out" and info.value.status == 200
 
 
