@@ -147,8 +147,12 @@ def calls_page(request: HttpRequest, workspace_id: str) -> HttpResponse:
     membership = get_workspace_for(request.user, workspace_id)
     workspace = membership.workspace
     apps = list(App.objects.filter(workspace=workspace).only("public_id", "name"))
-    slugs = sorted(set(WorkspaceIntegration.objects.filter(workspace=workspace)
-                       .values_list("slug", flat=True)))
+    # the workspace's integrations, plus what else has calls here (connector:<type>, and
+    # integrations deleted since)
+    slugs = sorted(WorkspaceIntegration.objects.filter(workspace=workspace)
+                   .values_list("slug", flat=True)
+                   .union(CallLog.objects.filter(workspace=workspace, integration__isnull=True)
+                          .values_list("integration_slug", flat=True)))
     form = CallFilterForm(request.GET or None, apps=apps, slugs=slugs)
     form.is_valid()
     # A bad value (shown as the field's error) drops that filter only; the others still apply.

@@ -250,3 +250,18 @@ def test_connector_calls_show_on_the_calls_page(client, sdk, metered, upstream, 
     html = client.get(reverse("calls", args=[personas.workspace.public_id])).content.decode()
     assert resp["X-Request-Id"] in html and "connector:twitter" in html
     assert "AT-metered" not in html
+
+
+def test_the_calls_page_filters_connector_calls(client, sdk, metered, upstream, personas):
+    from django.urls import reverse
+
+    upstream.routes["/2/tweets"] = lambda h: h.reply(201, b"{}", [("Content-Type",
+                                                                    "application/json")])
+    resp = _call(sdk, metered, method="POST", path="/2/tweets", body={"text": "x"})
+    client.force_login(personas.member)
+    url = reverse("calls", args=[personas.workspace.public_id])
+    page = client.get(url).content.decode()
+    assert '<option value="connector:twitter"' in page  # offered as a filter
+    filtered = client.get(url, {"integration": "connector:twitter"}).content.decode()
+    assert resp["X-Request-Id"] in filtered
+    assert "is not one of the available choices" not in filtered
