@@ -1,5 +1,8 @@
+from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.urls import include, path, re_path
 from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -36,7 +39,12 @@ def handler403(request: HttpRequest, exception: Exception) -> HttpResponse:
 def handler400(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
         return errors.json_400(request, exception)
-    return defaults.bad_request(request, exception)
+    # A page of ours (Django's default is a bare "Bad Request"), saying what to do instead when
+    # a form was larger than DATA_UPLOAD_MAX_MEMORY_SIZE (e.g. a huge spec pasted without
+    # JavaScript, which otherwise sends it as a file).
+    too_big = isinstance(exception, RequestDataTooBig)
+    return render(request, "400.html", {"too_big": too_big,
+                                        "limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}, status=400)
 
 
 urlpatterns = [

@@ -94,6 +94,19 @@ def test_paste_errors_keep_the_text(admin_client, personas):
     assert not SpecImport.objects.exists()
 
 
+def test_a_paste_larger_than_a_form_may_be_says_what_to_do(admin_client, personas, settings):
+    """Without JavaScript a huge paste is a form field over DATA_UPLOAD_MAX_MEMORY_SIZE: the
+    answer is our page telling the admin to upload the file or use the URL, not a bare 400."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    response = admin_client.post(ws_url(personas, "integration-new"),
+                                 {"source": "paste", "spec": "x" * 20_000})
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "That form was too large" in html and "as a file" in html and "from its URL" in html
+    assert "9.8 KB" in html  # the limit, as configured
+    assert not SpecImport.objects.exists()
+
+
 def test_upload_a_file(admin_client, personas, django_capture_on_commit_callbacks):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
