@@ -149,10 +149,11 @@ def calls_page(request: HttpRequest, workspace_id: str) -> HttpResponse:
     apps = list(App.objects.filter(workspace=workspace).only("public_id", "name"))
     # the workspace's integrations, plus what else has calls here (connector:<type>, and
     # integrations deleted since)
-    slugs = sorted(WorkspaceIntegration.objects.filter(workspace=workspace)
+    # (no ORDER BY inside a UNION: SQLite refuses it, and both models have a default ordering)
+    slugs = sorted(WorkspaceIntegration.objects.filter(workspace=workspace).order_by()
                    .values_list("slug", flat=True)
                    .union(CallLog.objects.filter(workspace=workspace, integration__isnull=True)
-                          .values_list("integration_slug", flat=True)))
+                          .order_by().values_list("integration_slug", flat=True)))
     form = CallFilterForm(request.GET or None, apps=apps, slugs=slugs)
     form.is_valid()
     # A bad value (shown as the field's error) drops that filter only; the others still apply.
