@@ -3,12 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.core.validators import URLValidator
 
+from secrets_vault.naming import SECRET_VALUE_MAX
 from workspaces.models import App
 
 from .models import CatalogIntegration, Category, Visibility
-from .prompt_checks import CUSTOM_API_PREFIX, ENV_NAME_RE, url_problem
+from .prompt_checks import how_to_get_problem, secret_name_problem, url_problem
 from .services import DECISIONS
 
 
@@ -64,21 +64,16 @@ class SecretForm(forms.Form):
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
-        if name and not ENV_NAME_RE.match(name):
-            raise forms.ValidationError("Use environment-variable style: capitals, digits and _, "
-                                        "e.g. OPENAI_API_KEY.")
-        if name.startswith(CUSTOM_API_PREFIX):
-            raise forms.ValidationError(f"Names starting with {CUSTOM_API_PREFIX} belong to "
-                                        "Custom APIs.")
+        problem = secret_name_problem(name) if name else None
+        if problem:
+            raise forms.ValidationError(problem)
         return name
 
     def clean_how_to_get(self) -> str:
         how = self.cleaned_data["how_to_get"].strip()
-        if "://" in how or how.lower().startswith(("http:", "https:")):
-            try:
-                URLValidator(schemes=["http", "https"])(how)
-            except forms.ValidationError:
-                raise forms.ValidationError("This looks like a link but is not a well-formed URL.")
+        problem = how_to_get_problem(how)
+        if problem:
+            raise forms.ValidationError(f"This looks like a link but {problem}.")
         return how
 
 
@@ -169,7 +164,7 @@ class InstallSecretsForm(forms.Form):
                     self.fields[f"reuse__{name}"] = forms.BooleanField(
                         required=False, initial=True, label=f"Keep {where} current value")
                 self.fields[f"value__{name}"] = forms.CharField(
-                    required=False, label=name, strip=False, max_length=65_536,
+                    required=False, label=name, strip=False, max_length=SECRET_VALUE_MAX,
                     widget=forms.PasswordInput(render_value=False,
                                                attrs={"autocomplete": "new-password"}),
                     help_text=secret.get("description", ""))

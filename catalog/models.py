@@ -114,10 +114,6 @@ class CatalogIntegration(IntegrationContent):
     def is_live(self) -> bool:
         return self.visibility == Visibility.PUBLIC and self.live_revision_id is not None
 
-    @property
-    def is_private(self) -> bool:
-        return self.visibility == Visibility.PRIVATE
-
     def content_for(self, workspace: Workspace) -> IntegrationContent:
         """What a workspace uses: its own integrations' working copy, else the live revision."""
         if workspace.pk == self.workspace_id:

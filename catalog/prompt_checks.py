@@ -21,11 +21,12 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from secrets_vault.naming import CUSTOM_API_PREFIX
+
 ERROR = "error"
 WARNING = "warning"
 
 ENV_NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
-CUSTOM_API_PREFIX = "CUSTOM_API_"  # secrets_vault.naming reserves it for Custom APIs
 HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 FENCE_RE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+#.-]*)")
 ENV_READ_PATTERNS = [
@@ -188,6 +189,25 @@ def url_problem(url: str, *, allow_relative: bool = False) -> str | None:
     return None
 
 
+def secret_name_problem(name: str) -> str | None:
+    """Why `name` can't be declared as a required secret (None when it can): the one rule for
+    the editor form, the API and the checks."""
+    if not ENV_NAME_RE.match(name):
+        return "Use environment-variable style: capitals, digits and _, e.g. OPENAI_API_KEY."
+    if name.startswith(CUSTOM_API_PREFIX):
+        return (f"Names starting with {CUSTOM_API_PREFIX} belong to the app's Custom APIs and "
+                "can't be declared as secrets.")
+    return None
+
+
+def how_to_get_problem(how: str) -> str | None:
+    """"Where to get it" is a URL or a short instruction; what looks like a link must be one."""
+    how = how.strip()
+    if "://" in how or how.lower().startswith(("http:", "https:")):
+        return url_problem(how)
+    return None
+
+
 def _parse_env_block(text: str, result: CheckResult) -> list[dict[str, str]] | None:
     try:
         data = json.loads(text)
@@ -229,20 +249,15 @@ def check_secrets(secrets: list[dict[str, Any]], result: CheckResult) -> list[st
             result.add(ERROR, "secret_name", f"Required secret #{index} needs a name.",
                        "required_secrets")
             continue
-        if not ENV_NAME_RE.match(name):
-            result.add(ERROR, "secret_name", f"Secret name \"{name}\" should be in "
-                       "environment-variable style: capitals, digits and _, e.g. "
-                       "OPENAI_API_KEY.", "required_secrets")
-        elif name.startswith(CUSTOM_API_PREFIX):
-            result.add(ERROR, "secret_name", f"{name}: names starting with {CUSTOM_API_PREFIX} "
-                       "belong to the app's Custom APIs and can't be declared as secrets.",
+        problem = secret_name_problem(name)
+        if problem:
+            result.add(ERROR, "secret_name", f"Secret name \"{name}\": {problem}",
                        "required_secrets")
         how = str(secret.get("how_to_get") or "").strip()
-        if "://" in how or how.lower().startswith(("http:", "https:")):
-            problem = url_problem(how)
-            if problem:
-                result.add(ERROR, "link", f"“Where to get it” for {name} {problem}: {how}",
-                           "required_secrets")
+        problem = how_to_get_problem(how)
+        if problem:
+            result.add(ERROR, "link", f"“Where to get it” for {name} {problem}: {how}",
+                       "required_secrets")
         names.append(name)
     for dup in sorted({n for n in names if names.count(n) > 1}):
         result.add(ERROR, "secret_duplicate", f"The secret {dup} is declared twice.",

@@ -48,7 +48,6 @@ from .models import (
 )
 
 S = ReviewState
-EDITABLE_STATES = {S.DRAFT, S.APPROVED, S.REJECTED, S.CHANGES_REQUESTED}
 
 
 # --- who may do what ----------------------------------------------------------------------
@@ -73,12 +72,6 @@ def can_edit(membership: Membership, integration: CatalogIntegration) -> bool:
     return integration.created_by_id == membership.user_id or membership.has_role(Role.ADMIN)
 
 
-def require_editor(membership: Membership, integration: CatalogIntegration) -> None:
-    if not can_edit(membership, integration):
-        raise ServiceError("Only the integration's creator or a workspace admin can change it.",
-                           "forbidden")
-
-
 def is_reviewer(user: Any) -> bool:
     return bool(getattr(user, "is_authenticated", False) and user.is_active and user.is_staff)
 
@@ -97,8 +90,13 @@ def review_refusal(user: Any, revision: IntegrationRevision) -> str | None:
 
 
 def reviewers_for(revision: IntegrationRevision) -> list[User]:
-    return [u for u in User.objects.filter(is_staff=True, is_active=True).order_by("pk")
-            if review_refusal(u, revision) is None]
+    """The staff who may decide on this revision (review_refusal's rules, in one query)."""
+    integration = revision.integration
+    return list(User.objects.filter(is_staff=True, is_active=True)
+                .exclude(pk__in=[pk for pk in (revision.submitted_by_id,
+                                               integration.created_by_id) if pk])
+                .exclude(memberships__workspace_id=integration.workspace_id)
+                .order_by("pk"))
 
 
 # --- what a workspace sees ----------------------------------------------------------------
@@ -118,6 +116,21 @@ def usable_by(workspace: Workspace) -> QuerySet[CatalogIntegration]:
     return CatalogIntegration.objects.filter(
         Q(workspace=workspace) | Q(visibility=Visibility.PUBLIC, live_revision__isnull=False)
     ).select_related("live_revision", "workspace")
+
+
+def search_catalog(qs: QuerySet[CatalogIntegration], *, q: str = "", category: str = "",
+                   prefix: str = "") -> QuerySet[CatalogIntegration]:
+    """Integrations whose name, short description or slug contain `q`, in `category`.
+    `prefix` names the content searched: "" for the working copy, "live_revision__" for what
+    the public catalog shows."""
+    q = (q or "").strip()
+    if q:
+        qs = qs.filter(Q(**{f"{prefix}name__icontains": q})
+                       | Q(**{f"{prefix}short_description__icontains": q})
+                       | Q(**{f"{prefix}slug__icontains": q}))
+    if category:
+        qs = qs.filter(**{f"{prefix}category": category})
+    return qs
 
 
 def integration_url(integration: CatalogIntegration) -> str:
@@ -321,7 +334,7 @@ def submit_for_review(integration: CatalogIntegration, *, actor: User,
 @transaction.atomic
 def withdraw_submission(integration: CatalogIntegration, *, actor: User) -> None:
     locked = CatalogIntegration.objects.select_for_update().get(pk=integration.pk)
-    if locked.state != S.SUBMITTED or locked.pending_revision is None:
+    if locked.state != S.SUBMITTED or locked.pending_revision_id is None:
         raise ServiceError("This integration is not in review.", "invalid_state")
     revision = IntegrationRevision.objects.select_for_update().get(pk=locked.pending_revision_id)
     revision.status = IntegrationRevision.Status.WITHDRAWN
@@ -478,12 +491,15 @@ def _notify(recipient: User, kind: str, revision: IntegrationRevision, *, actor:
                "award": settings.CATALOG_FIRST_APPROVAL_CREDITS}
     template = "catalog_submitted" if kind == Notification.Kind.SUBMITTED else "catalog_decision"
     body = render_to_string(f"emails/{template}.txt", context)
+    if kind == Notification.Kind.SUBMITTED:
+        submitter = revision.submitted_by.display_name if revision.submitted_by else "Someone"
+        summary = f"{submitter} submitted revision {revision.number} of {revision.name}."
+    else:
+        summary = revision.decision_comment
     email = EmailMessage.objects.create(to=recipient.email, subject=subject[:200], body=body)
     notification = Notification.objects.create(
         recipient=recipient, kind=kind, integration=integration, revision=revision,
-        subject=subject[:200], body=revision.decision_comment if kind != "submitted" else
-        f"{revision.submitted_by.display_name if revision.submitted_by else 'Someone'} "
-        f"submitted revision {revision.number} of {revision.name}.", url=url, email=email)
+        subject=subject[:200], body=summary, url=url, email=email)
     # robust: a broker outage must not turn an already committed decision into an error page;
     # the notification stays unsent and resend_unsent_notifications picks it up later.
     transaction.on_commit(lambda: _enqueue(notification.pk), robust=True)
@@ -616,7 +632,7 @@ def installed_for_app(app: App) -> list[dict[str, Any]]:
     out = []
     for inst in (app.catalog_installations
                  .select_related("integration", "integration__live_revision",
-                                 "integration__workspace")):
+                                 "integration__workspace", "installed_by")):
         try:
             content = inst.integration.content_for(app.workspace)
         except LookupError:

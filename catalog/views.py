@@ -23,6 +23,7 @@ from workspaces.plans import ROLE_FOR, PlanRequired
 from workspaces.services import ServiceError
 
 from . import prompt_checks, services, starter, vault
+from .access import get_own_integration
 from .forms import (
     CatalogFilterForm,
     InstallAppForm,
@@ -68,13 +69,9 @@ def _integration_for(request: HttpRequest, workspace_id: str,
 
 def _filter(qs: Any, form: CatalogFilterForm, prefix: str = "") -> Any:
     if form.is_valid():
-        q = form.cleaned_data.get("q", "").strip()
-        if q:
-            qs = qs.filter(Q(**{f"{prefix}name__icontains": q})
-                           | Q(**{f"{prefix}short_description__icontains": q})
-                           | Q(**{f"{prefix}slug__icontains": q}))
-        if form.cleaned_data.get("category"):
-            qs = qs.filter(**{f"{prefix}category": form.cleaned_data["category"]})
+        qs = services.search_catalog(qs, q=form.cleaned_data.get("q", ""),
+                                     category=form.cleaned_data.get("category", ""),
+                                     prefix=prefix)
     return qs
 
 
@@ -195,10 +192,7 @@ def integration_new(request: HttpRequest, workspace_id: str) -> HttpResponse:
 
 @login_required
 def integration_edit(request: HttpRequest, workspace_id: str, integration_id: str) -> HttpResponse:
-    integration, m = get_workspace_object(request.user, workspace_id, CatalogIntegration,
-                                          workspace_field="workspace", public_id=integration_id)
-    if not services.can_edit(m, integration):
-        raise PermissionDenied("Only the integration's creator or a workspace admin can edit it.")
+    integration, m = get_own_integration(request.user, workspace_id, integration_id, edit=True)
     if integration.state == ReviewState.SUBMITTED:
         messages.warning(request, "This integration is in review. Withdraw it from review to edit "
                                   "it.")
@@ -207,20 +201,11 @@ def integration_edit(request: HttpRequest, workspace_id: str, integration_id: st
     return _editor(request, m, integration)
 
 
-def _owned_for_action(request: HttpRequest, workspace_id: str,
-                      integration_id: str) -> tuple[CatalogIntegration, Membership]:
-    integration, m = get_workspace_object(request.user, workspace_id, CatalogIntegration,
-                                          public_id=integration_id)
-    if not services.can_edit(m, integration):
-        raise PermissionDenied("Only the integration's creator or a workspace admin can do this.")
-    return integration, m
-
-
 @login_required
 @require_POST
 def integration_submit(request: HttpRequest, workspace_id: str,
                        integration_id: str) -> HttpResponse:
-    integration, _ = _owned_for_action(request, workspace_id, integration_id)
+    integration, _ = get_own_integration(request.user, workspace_id, integration_id, edit=True)
     _submit(request, integration)
     return redirect("catalog-detail", workspace_id=workspace_id, integration_id=integration_id)
 
@@ -229,7 +214,7 @@ def integration_submit(request: HttpRequest, workspace_id: str,
 @require_POST
 def integration_withdraw(request: HttpRequest, workspace_id: str,
                          integration_id: str) -> HttpResponse:
-    integration, _ = _owned_for_action(request, workspace_id, integration_id)
+    integration, _ = get_own_integration(request.user, workspace_id, integration_id, edit=True)
     try:
         services.withdraw_submission(integration, actor=request.user)
         messages.success(request, "Withdrawn from review. You can edit it now.")
@@ -242,7 +227,7 @@ def integration_withdraw(request: HttpRequest, workspace_id: str,
 @require_POST
 def integration_delete(request: HttpRequest, workspace_id: str,
                        integration_id: str) -> HttpResponse:
-    integration, _ = _owned_for_action(request, workspace_id, integration_id)
+    integration, _ = get_own_integration(request.user, workspace_id, integration_id, edit=True)
     try:
         services.delete_integration(integration, actor=request.user)
     except ServiceError as exc:

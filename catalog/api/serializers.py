@@ -4,6 +4,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from secrets_vault.naming import SECRET_VALUE_MAX
+
 from ..models import (
     CatalogIntegration,
     Category,
@@ -12,16 +14,28 @@ from ..models import (
     ReviewState,
     Visibility,
 )
-from ..prompt_checks import ENV_NAME_RE, url_problem
+from ..prompt_checks import how_to_get_problem, secret_name_problem, url_problem
+from ..services import DECISIONS
 
 
 class SecretDeclarationSerializer(serializers.Serializer):
-    name = serializers.RegexField(ENV_NAME_RE, max_length=100, error_messages={
-        "invalid": "Use environment-variable style: capitals, digits and _, e.g. OPENAI_API_KEY."})
+    name = serializers.CharField(max_length=100)
     description = serializers.CharField(max_length=300, required=False, allow_blank=True,
                                         default="")
     how_to_get = serializers.CharField(max_length=500, required=False, allow_blank=True,
                                        default="")
+
+    def validate_name(self, name: str) -> str:
+        problem = secret_name_problem(name)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return name
+
+    def validate_how_to_get(self, how: str) -> str:
+        problem = how_to_get_problem(how)
+        if problem:
+            raise serializers.ValidationError(f"This looks like a link but {problem}.")
+        return how
 
 
 class ContentSerializer(serializers.Serializer):
@@ -133,13 +147,14 @@ class RevisionSerializer(serializers.ModelSerializer):
 
 
 class DecisionSerializer(serializers.Serializer):
-    decision = serializers.ChoiceField(choices=["approve", "reject", "request_changes"])
+    decision = serializers.ChoiceField(choices=list(DECISIONS))
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class InstallRequestSerializer(serializers.Serializer):
     integration = serializers.CharField(max_length=24)
-    secrets = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=10000,
+    secrets = serializers.DictField(child=serializers.CharField(allow_blank=True,
+                                                                max_length=SECRET_VALUE_MAX,
                                                                 trim_whitespace=False),
                                     required=False, default=dict, write_only=True,
                                     help_text="Secret name -> value, stored in the app's vault "

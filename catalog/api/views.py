@@ -21,18 +21,14 @@ from workspaces.api.views import can_manage_app
 from workspaces.models import App
 
 from .. import prompt_checks, services
+from ..access import get_own_integration
 from ..models import CatalogIntegration, Installation, IntegrationRevision, Notification
 from . import serializers as s
 
 
 def _own(request: Request, workspace_id: str, integration_id: str,
          edit: bool = False) -> CatalogIntegration:
-    integration, m = get_workspace_object(request.user, workspace_id, CatalogIntegration,
-                                          public_id=integration_id)
-    if edit and not services.can_edit(m, integration):
-        raise PermissionDenied("Only the integration's creator or a workspace admin can change "
-                               "it.")
-    return integration
+    return get_own_integration(request.user, workspace_id, integration_id, edit=edit)[0]
 
 
 def _link_base(request: Request) -> str:
@@ -107,13 +103,12 @@ class PublicCatalogListView(APIView):
                    parameters=[OpenApiParameter("category", str), OpenApiParameter("q", str)],
                    description="The public catalog: approved integrations, live revision.")
     def get(self, request: Request) -> Response:
-        qs = services.public_catalog().order_by("live_revision__name")
-        if request.query_params.get("category"):
-            qs = qs.filter(live_revision__category=request.query_params["category"])
-        if request.query_params.get("q"):
-            qs = qs.filter(live_revision__name__icontains=request.query_params["q"])
+        qs = services.search_catalog(
+            services.public_catalog(), q=request.query_params.get("q", ""),
+            category=request.query_params.get("category", ""), prefix="live_revision__",
+        ).order_by("live_revision__name", "pk")
         paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(list(qs), request, view=self)
+        page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(
             s.PublicIntegrationSerializer([i.live_revision for i in page], many=True).data)
 

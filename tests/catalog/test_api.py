@@ -72,3 +72,46 @@ def test_api_checks_endpoint(api, personas):
         "prompt": content()["prompt"], "required_secrets": content()["required_secrets"],
         "doc_links": content()["doc_links"]}, format="json")
     assert response.json()["ok"] is True and response.json()["errors"] == []
+
+
+def test_api_refuses_the_secret_declarations_the_editor_form_refuses(api, personas):
+    """One rule for the form, the API and the checks: a Custom API name or a malformed "where
+    to get it" link is a 400 through the API too, not a saved integration."""
+    url = f"/api/v1/workspaces/{personas.workspace.public_id}/catalog/integrations/"
+    for secret, field in [({"name": "CUSTOM_API_BILLING"}, "name"),
+                          ({"name": "OPENAI_API_KEY", "how_to_get": "https://"}, "how_to_get")]:
+        response = api(personas.member).post(
+            url, {**content(required_secrets=[secret]), "visibility": "private"}, format="json")
+        assert response.status_code == 400, response.json()
+        assert field in str(response.json()["errors"]["required_secrets"])
+    assert not CatalogIntegration.objects.exists()
+
+
+def test_public_catalog_api_searches_like_the_dashboard(api, client, approved, personas):
+    """`q` matches the name, the short description and the slug, as the catalog page does."""
+    client.force_login(personas.outsider)
+    api_client = api(personas.outsider)
+    for q in ("openai text", "DALL", "text-to-image"):
+        results = api_client.get("/api/v1/catalog/integrations/", {"q": q}).json()["results"]
+        assert [r["id"] for r in results] == [approved.public_id], q
+        page = client.get(f"/w/{personas.outsider_workspace.public_id}/catalog/",
+                          {"q": q}).content.decode()
+        assert approved.public_id in page, q
+    assert api_client.get("/api/v1/catalog/integrations/",
+                          {"q": "nothing-like-it"}).json()["results"] == []
+    assert api_client.get("/api/v1/catalog/integrations/",
+                          {"category": "payments"}).json()["results"] == []
+
+
+def test_marking_notifications_read_never_touches_someone_elses(api, submitted, reviewer,
+                                                                personas):
+    from catalog.models import Notification
+
+    note = Notification.objects.get(recipient=reviewer)
+    response = api(personas.outsider).post("/api/v1/notifications/read/", {"ids": [note.pk]},
+                                           format="json")
+    assert response.status_code == 204
+    assert api(personas.outsider).get("/api/v1/notifications/").json()["results"] == []
+    note.refresh_from_db()
+    assert note.read_at is None
+    assert api(None).post("/api/v1/notifications/read/", {}, format="json").status_code == 401

@@ -223,3 +223,33 @@ def test_api_refuses_values_for_secrets_the_integration_does_not_declare(api, pe
     assert VALUE not in response.content.decode()
     assert not Installation.objects.exists()
     assert vault.secret_names(personas.workspace, personas.app) == []  # nothing half-stored
+
+
+def test_the_api_takes_values_as_long_as_the_dashboard_and_the_vault_do(api, personas):
+    """The install endpoint's value limit is the vault's (as on the dashboard form), not a
+    smaller one of its own."""
+    integration = make_integration(personas.workspace, personas.member, visibility="private")
+    url = f"/api/v1/workspaces/{personas.workspace.public_id}/apps/{personas.app.public_id}/" \
+          "catalog-installations/"
+    long_value = "k" * 20_000
+    response = api(personas.admin).post(url, {"integration": integration.public_id,
+                                              "secrets": {"OPENAI_API_KEY": long_value}},
+                                        format="json")
+    assert response.status_code == 201, response.content[:300]
+    assert long_value not in response.content.decode()
+    assert vault.secret_names(personas.workspace, personas.app) == ["OPENAI_API_KEY"]
+
+
+def test_the_app_page_has_a_query_ceiling(client, personas, django_assert_max_num_queries):
+    """No query per installed integration (who installed it, its content, its secrets)."""
+    for n in range(6):
+        integration = make_integration(personas.workspace, personas.member, slug=f"i{n}",
+                                       visibility="private")
+        services.install_integration(personas.app, integration, actor=personas.owner,
+                                     values={})
+    client.force_login(personas.member)
+    url = f"/w/{personas.workspace.public_id}/apps/{personas.app.public_id}/integrations/"
+    with django_assert_max_num_queries(14):
+        response = client.get(url)
+    assert response.status_code == 200
+    assert response.content.decode().count(f"by {personas.owner.email}") == 6

@@ -349,3 +349,21 @@ def test_links_in_e_mails_use_site_url_when_no_request_gives_one(integration, pe
     revision = services.submit_for_review(integration, actor=personas.member)
     email = Notification.objects.get(recipient=reviewer).email
     assert f"https://portal.example.com/catalog/review/{revision.pk}/" in email.body
+
+
+@pytest.mark.django_db
+def test_eligible_reviewers_are_found_in_one_query(integration, personas, reviewer,
+                                                   django_assert_num_queries):
+    """reviewers_for applies review_refusal's rules in the database: not the submitter, not the
+    creator, nobody in the submitting workspace, active staff only."""
+    personas.admin.is_staff = True
+    personas.admin.save()
+    others = [UserFactory(email=f"staff{n}@example.com", is_staff=True) for n in range(4)]
+    UserFactory(email="gone@example.com", is_staff=True, is_active=False)
+    UserFactory(email="plain@example.com")
+    revision = services.submit_for_review(integration, actor=personas.member)
+    with django_assert_num_queries(1):
+        eligible = services.reviewers_for(revision)
+    assert eligible == [reviewer, *others]
+    assert all(services.review_refusal(u, revision) is None for u in eligible)
+    assert services.review_refusal(personas.admin, revision) is not None

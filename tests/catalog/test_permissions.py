@@ -275,3 +275,22 @@ def test_pages_install_into_and_remove_from_someone_elses_app(client, personas, 
     response = client.post(f"/w/{ws}/apps/{app}/integrations/", {"installation": inst.public_id})
     check(response, role, "admin")
     assert Installation.objects.filter(pk=inst.pk).exists() is not allowed
+
+
+def test_an_installation_of_another_workspaces_app_cannot_be_removed_through_your_own(
+        client, api, personas):
+    """The installation id is looked up inside the app in the URL: naming another workspace's
+    installation through your own app is a 404 and removes nothing."""
+    from catalog.models import Installation
+
+    theirs = make_integration(personas.outsider_workspace, personas.outsider, visibility="private")
+    inst, _ = services.install_integration(personas.outsider_app, theirs,
+                                           actor=personas.outsider, values={})
+    ws, app = personas.workspace.public_id, personas.app.public_id
+    client.force_login(personas.owner)
+    assert client.post(f"/w/{ws}/apps/{app}/integrations/",
+                       {"installation": inst.public_id}).status_code == 404
+    response = api(personas.owner).delete(
+        f"/api/v1/workspaces/{ws}/apps/{app}/catalog-installations/{inst.public_id}/")
+    assert response.status_code == 404
+    assert Installation.objects.filter(pk=inst.pk).exists()
