@@ -16,7 +16,6 @@ import base64
 import json
 import logging
 import re
-import secrets
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -26,11 +25,11 @@ from django.conf import settings
 
 from integrations import egress, ratelimit
 from integrations.models import CallLog
+from integrations.proxy import REQUEST_ID_HEADER
 from workspaces import credits
 from workspaces.models import App
 
 from . import providers, services
-from .models import Connection
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +60,6 @@ class CallResult:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
-
-
-def new_request_id() -> str:
-    return "req_" + secrets.token_hex(12)
 
 
 def call_policy() -> egress.EgressPolicy:
@@ -180,9 +175,8 @@ def handle(app: App, integration_type: str, payload: Any, *, caller_kind: str,
         result = CallResult(exc.status, exc.body(), exc.headers)
     except services.ConnectorError as exc:
         record.error_code = exc.code
-        headers = ({"X-Base44-Connector-Error": exc.code}
-                   if exc.code.startswith("connector_") else {})
-        result = CallResult(exc.status, {"detail": exc.message, "code": exc.code}, headers)
+        result = CallResult(exc.status, {"detail": exc.message, "code": exc.code},
+                            exc.headers)
     finally:
         status = result.status if result is not None else 500
         CallLog.objects.create(
@@ -194,7 +188,7 @@ def handle(app: App, integration_type: str, payload: Any, *, caller_kind: str,
             latency_ms=int((time.perf_counter() - started) * 1000),
             request_bytes=record.request_bytes, response_bytes=record.response_bytes,
             credits=record.credits)
-    result.headers["X-Request-Id"] = request_id
+    result.headers[REQUEST_ID_HEADER] = request_id
     return result
 
 
@@ -231,9 +225,7 @@ def _call(app: App, integration_type: str, payload: Any, *, request_id: str,
     headers = _forwarded_headers(provider, payload.get("headers"))
     record.operation = f"{method} {host_name or provider.default_host}:{path}"
 
-    conn = (Connection.objects.select_related("app", "app__workspace")
-            .filter(kind=Connection.Kind.PLATFORM, app=app, integration_type=integration_type)
-            .first())
+    conn = services.platform_connection(app, integration_type)
     if conn is None:
         raise CallRefused(404, f"Connector '{integration_type}' is not connected for this app.",
                           "NOT_FOUND")

@@ -47,5 +47,5 @@ class PlatformConnectForm(forms.Form):
         super().__init__(*args, **kwargs)
         for name in provider.config_fields:
             self.fields[name] = forms.RegexField(
-                regex=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$", label=name,
+                regex=providers.CONFIG_VALUE_RE, label=name,
                 error_messages={"invalid": "Letters, digits and dashes only."})

@@ -25,7 +25,9 @@ from django.dispatch import receiver
 
 PROVIDERS_FILE = Path(__file__).resolve().parent / "providers.yaml"
 _TYPE_RE = re.compile(r"[a-z0-9_]{1,60}\Z")
-_CONFIG_VALUE_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
+#: A connection-config value (one DNS-label-like token); anchored at both ends, so it works with
+#: ``match`` and ``search`` (form validators search) alike.
+CONFIG_VALUE_RE = re.compile(r"\A[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 
 
 class ProviderConfigError(ValueError):
@@ -110,7 +112,7 @@ def fill(template: str, config: dict[str, str] | None) -> str:
     for key, value in (config or {}).items():
         if key not in used:
             continue  # e.g. Salesforce's instance_url, handed out but never put in a URL
-        if not _CONFIG_VALUE_RE.match(str(value)):
+        if not CONFIG_VALUE_RE.match(str(value)):
             raise ProviderConfigError(f"Connection setting '{key}' has an invalid value.")
         values[key] = str(value)
     try:

@@ -30,9 +30,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
+from integrations import egress
 from secrets_vault.crypto import DecryptionFailed
 from workspaces import audit
 from workspaces.models import App, AppUser, Membership, Role, Workspace
@@ -44,6 +46,9 @@ from .models import Connection, OAuthState, TokenHandoff, WorkspaceConnector
 log = logging.getLogger(__name__)
 
 
+CONNECTOR_ERROR_HEADER = "X-Base44-Connector-Error"
+
+
 class ConnectorError(ServiceError):
     """A refusal with an HTTP status for the SDK API (``code`` also goes into the
     ``X-Base44-Connector-Error`` header for connector-specific conditions)."""
@@ -51,6 +56,13 @@ class ConnectorError(ServiceError):
     def __init__(self, message: str, code: str = "invalid", status: int = 400) -> None:
         super().__init__(message, code)
         self.status = status
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The response headers of this refusal (the SDK reads the connector error header)."""
+        if self.code.startswith(("connector_", "metered_")):
+            return {CONNECTOR_ERROR_HEADER: self.code}
+        return {}
 
 
 # --------------------------------------------------------------------------- settings
@@ -154,7 +166,7 @@ def _start(app: App, *, kind: str, endpoints: Endpoints, redirect_uri: str,
                                   redirect_uri=redirect_uri, scopes=endpoints.scopes,
                                   state=state, code_challenge=challenge,
                                   extra=endpoints.authorize_params)
-    except Exception as exc:  # egress.EgressBlocked and URL shape errors
+    except (egress.EgressError, ValueError) as exc:  # blocked, or not a URL at all
         raise ConnectorError(f"The authorization URL is not allowed: "
                              f"{getattr(exc, 'reason', exc)}", "endpoint_blocked")
     OAuthState.objects.create(
@@ -203,6 +215,15 @@ def start_app_user_connect(app: App, app_user: AppUser, connector: WorkspaceConn
 def _same_workspace(app: App, connector: WorkspaceConnector) -> None:
     if connector.workspace_id != app.workspace_id:
         raise ConnectorError("Connector not found.", "connector_not_found", 404)
+
+
+def pending_state(raw_state: str) -> OAuthState | None:
+    """The state row a callback names, without consuming it (the callback view uses it to
+    tell a dashboard flow, which needs a signed-in user, from an app user's)."""
+    if not raw_state or len(raw_state) > 200:
+        return None
+    return (OAuthState.objects.select_related("app", "app__workspace")
+            .filter(digest=oauth.state_digest(raw_state)).first())
 
 
 def consume_state(raw_state: str, *, user: Any = None) -> OAuthState:
@@ -451,6 +472,19 @@ def _not_connected(what: str) -> ConnectorError:
     return ConnectorError(f"{what} is not connected for this app.", "NOT_FOUND", 404)
 
 
+def platform_connection(app: App, integration_type: str) -> Connection | None:
+    """The app's shared connection of a platform connector (``getConnection``, ``callApi``)."""
+    return (Connection.objects.select_related("app", "app__workspace")
+            .filter(kind=Connection.Kind.PLATFORM, app=app, integration_type=integration_type)
+            .first())
+
+
+def _hand_off(conn: Connection, integration_type: str, *, caller_kind: str) -> dict[str, Any]:
+    token = access_token(conn)
+    record_handoff(conn, caller_kind=caller_kind)
+    return _handoff_body(conn, token, integration_type)
+
+
 def hand_off_platform(app: App, integration_type: str, *, caller_kind: str) -> dict[str, Any]:
     """``getConnection(type)``: the shared token, never for metered connectors."""
     provider = providers.get(integration_type)
@@ -459,17 +493,14 @@ def hand_off_platform(app: App, integration_type: str, *, caller_kind: str) -> d
             f"Connector '{integration_type}' is metered — raw access tokens are not available "
             f"for it. Call POST /api/apps/{app.public_id}/connectors/{integration_type}/call "
             "instead.", "metered_connector_requires_proxy", 403)
-    conn = (Connection.objects.select_related("app", "app__workspace")
-            .filter(kind=Connection.Kind.PLATFORM, app=app, integration_type=integration_type)
-            .first())
+    conn = platform_connection(app, integration_type)
     if conn is None or provider is None:
         raise _not_connected(f"Connector '{integration_type}'")
-    token = access_token(conn)
-    record_handoff(conn, caller_kind=caller_kind)
-    return _handoff_body(conn, token, integration_type)
+    return _hand_off(conn, integration_type, caller_kind=caller_kind)
 
 
-def _connector_for(app: App, connector_id: str) -> WorkspaceConnector:
+def connector_for(app: App, connector_id: str) -> WorkspaceConnector:
+    """A connector registered in the app's workspace, by its public id (404 otherwise)."""
     connector = WorkspaceConnector.objects.filter(workspace_id=app.workspace_id,
                                                   public_id=connector_id).first()
     if connector is None:
@@ -478,35 +509,37 @@ def _connector_for(app: App, connector_id: str) -> WorkspaceConnector:
     return connector
 
 
+def _registered_connection(app: App, connector_id: str, *, kind: str,
+                           app_user: AppUser | None = None
+                           ) -> tuple[WorkspaceConnector, Connection | None]:
+    """The connector and the app's (or that app user's) connection through it, if any."""
+    connector = connector_for(app, connector_id)
+    conn = (Connection.objects.select_related("app", "app__workspace", "connector", "app_user")
+            .filter(kind=kind, app=app, connector=connector, app_user=app_user).first())
+    return connector, conn
+
+
 def _connector_type(connector: WorkspaceConnector) -> str:
     return connector.provider_type or "custom"
 
 
 def hand_off_workspace(app: App, connector_id: str, *, caller_kind: str) -> dict[str, Any]:
     """``getWorkspaceConnection(id)``: the app's shared token for a registered connector."""
-    connector = _connector_for(app, connector_id)
-    conn = (Connection.objects.select_related("app", "app__workspace", "connector")
-            .filter(kind=Connection.Kind.WORKSPACE, app=app, connector=connector).first())
+    connector, conn = _registered_connection(app, connector_id, kind=Connection.Kind.WORKSPACE)
     if conn is None:
         raise _not_connected(f"Connector '{connector_id}'")
-    token = access_token(conn)
-    record_handoff(conn, caller_kind=caller_kind)
-    return _handoff_body(conn, token, _connector_type(connector))
+    return _hand_off(conn, _connector_type(connector), caller_kind=caller_kind)
 
 
 def hand_off_app_user(app: App, app_user: AppUser, connector_id: str, *,
                       caller_kind: str) -> dict[str, Any]:
     """``getCurrentAppUserConnection(id)``: that app user's own token."""
-    connector = _connector_for(app, connector_id)
-    conn = (Connection.objects.select_related("app", "app__workspace", "connector", "app_user")
-            .filter(kind=Connection.Kind.APP_USER, app=app, connector=connector,
-                    app_user=app_user).first())
+    connector, conn = _registered_connection(app, connector_id, kind=Connection.Kind.APP_USER,
+                                             app_user=app_user)
     if conn is None:
         raise ConnectorError(f"This app user has not connected '{connector_id}'.", "NOT_FOUND",
                              404)
-    token = access_token(conn)
-    record_handoff(conn, caller_kind=caller_kind)
-    return _handoff_body(conn, token, _connector_type(connector))
+    return _hand_off(conn, _connector_type(connector), caller_kind=caller_kind)
 
 
 # --------------------------------------------------------------------------- disconnect
@@ -557,10 +590,8 @@ def disconnect(conn: Connection, *, actor: Any, actor_label: str = "") -> bool:
 
 
 def disconnect_app_user(app: App, app_user: AppUser, connector_id: str) -> dict[str, Any]:
-    connector = _connector_for(app, connector_id)
-    conn = (Connection.objects.select_related("app", "app__workspace", "connector", "app_user")
-            .filter(kind=Connection.Kind.APP_USER, app=app, connector=connector,
-                    app_user=app_user).first())
+    _, conn = _registered_connection(app, connector_id, kind=Connection.Kind.APP_USER,
+                                     app_user=app_user)
     if conn is None:
         return {"status": "not_connected", "connector_id": connector_id}
     disconnect(conn, actor=None, actor_label=f"app user {app_user.external_id}")
@@ -584,8 +615,6 @@ def revoke_app_user_connections(connector: WorkspaceConnector, *, actor: Any,
 
 
 def _check_urls(**urls: str) -> None:
-    from integrations import egress
-
     for field, url in urls.items():
         if not url:
             continue
@@ -599,13 +628,32 @@ def _check_urls(**urls: str) -> None:
 def _connector_values(provider_type: str, authorize_url: str, token_url: str,
                       revocation_url: str) -> None:
     if provider_type:
-        if providers.get(provider_type) is None:
+        provider = providers.get(provider_type)
+        if provider is None:
             raise ConnectorError(f"Unknown provider type '{provider_type}'.", "invalid")
+        if provider.config_fields and not (authorize_url and token_url):
+            # its URLs hold per-account settings (e.g. {subdomain}) a connector cannot fill
+            raise ConnectorError(f"{provider.name}'s URLs depend on the account: give this "
+                                 "connector's authorize and token URLs.", "invalid")
     elif not (authorize_url and token_url):
         raise ConnectorError("Choose a provider type or give the authorize and token URLs.",
                              "invalid")
     _check_urls(authorize_url=authorize_url, token_url=token_url,
                 revocation_url=revocation_url)
+
+
+def _duplicate_name(name: str) -> ConnectorError:
+    return ConnectorError(f"A connector named “{name}” already exists.", "duplicate")
+
+
+def _save_connector(connector: WorkspaceConnector) -> None:
+    """Save; the name was checked first, but a concurrent request may have taken it since: the
+    unique constraint then gets the same refusal as the check, not a server error."""
+    try:
+        with transaction.atomic():
+            connector.save()
+    except IntegrityError:
+        raise _duplicate_name(connector.name) from None
 
 
 def create_connector(workspace: Workspace, *, actor: Any, name: str, client_id: str,
@@ -619,13 +667,14 @@ def create_connector(workspace: Workspace, *, actor: Any, name: str, client_id: 
     _connector_values(provider_type, authorize_url, token_url, revocation_url)
     with transaction.atomic():
         if WorkspaceConnector.objects.filter(workspace=workspace, name=name).exists():
-            raise ConnectorError(f"A connector named “{name}” already exists.", "duplicate")
-        connector = WorkspaceConnector.objects.create(
+            raise _duplicate_name(name)
+        connector = WorkspaceConnector(
             workspace=workspace, name=name, provider_type=provider_type,
             authorize_url=authorize_url, token_url=token_url, revocation_url=revocation_url,
             client_id=client_id.strip(), client_secret=client_secret or None,
             scopes=" ".join(scopes.split()), pkce=pkce, token_auth=token_auth,
             created_by=actor if getattr(actor, "is_authenticated", False) else None)
+        _save_connector(connector)
         audit.record(workspace, actor=actor, action="connector.registered",
                      target_type="workspace_connector", target_name=name,
                      changes={"client_id": connector.client_id, "provider_type": provider_type,
@@ -650,12 +699,15 @@ def update_connector(connector: WorkspaceConnector, *, actor: Any,
     with transaction.atomic():
         if (merged["name"] != connector.name and WorkspaceConnector.objects.filter(
                 workspace=connector.workspace, name=merged["name"]).exists()):
-            raise ConnectorError(f"A connector named “{merged['name']}” already exists.",
-                                 "duplicate")
+            raise _duplicate_name(merged["name"])
         changes = {f: merged[f] for f in EDITABLE if merged[f] != getattr(connector, f)}
         for f, v in merged.items():
             setattr(connector, f, v)
-        connector.save()
+        try:
+            _save_connector(connector)
+        except ConnectorError:
+            connector.refresh_from_db()  # the caller shows it: not with the refused values
+            raise
         if changes:
             audit.record(connector.workspace, actor=actor, action="connector.updated",
                          target_type="workspace_connector", target_name=connector.name,
@@ -676,9 +728,21 @@ def rotate_client_secret(connector: WorkspaceConnector, *, actor: Any,
                      changes={"client_secret": "changed"})
 
 
-def apps_using(connector: WorkspaceConnector) -> list[App]:
-    return list(App.objects.filter(connections__connector=connector).distinct()
-                .order_by("name"))
+def connector_usage(connector: WorkspaceConnector) -> list[dict[str, Any]]:
+    """Per app using the connector: ``{app_id, name, shared, app_users}`` (one query)."""
+    per_app = (Connection.objects.filter(connector=connector)
+               .values("app__public_id", "app__name", "kind").annotate(n=Count("id"))
+               .order_by("app__name"))
+    usage: dict[str, dict[str, Any]] = {}
+    for row in per_app:
+        entry = usage.setdefault(row["app__public_id"], {"app_id": row["app__public_id"],
+                                                         "name": row["app__name"],
+                                                         "shared": 0, "app_users": 0})
+        if row["kind"] == Connection.Kind.WORKSPACE:
+            entry["shared"] += row["n"]
+        else:
+            entry["app_users"] += row["n"]
+    return list(usage.values())
 
 
 def delete_connector(connector: WorkspaceConnector, *, actor: Any) -> None:
@@ -693,15 +757,6 @@ def delete_connector(connector: WorkspaceConnector, *, actor: Any) -> None:
         connector.delete()
     for endpoints, pairs in revocations:
         _revoke_all(endpoints, pairs)
-
-
-def disconnect_platform(app: App, integration_type: str, *, actor: Any) -> bool:
-    conn = (Connection.objects.select_related("app", "app__workspace")
-            .filter(kind=Connection.Kind.PLATFORM, app=app, integration_type=integration_type)
-            .first())
-    if conn is None:
-        raise ConnectorError("Not connected.", "NOT_FOUND", 404)
-    return disconnect(conn, actor=actor)
 
 
 # --------------------------------------------------------------------------- background

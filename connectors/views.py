@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,11 +17,12 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from workspaces.access import get_workspace_for, get_workspace_object, require_role
 from workspaces.api.views import can_manage_app
-from workspaces.models import App
+from workspaces.models import App, Membership
+from workspaces.plans import ROLE_FOR
 
-from . import oauth, providers, services
+from . import providers, services
 from .forms import ConnectorForm, PlatformConnectForm, RotateSecretForm
-from .models import Connection, OAuthState, WorkspaceConnector
+from .models import Connection, WorkspaceConnector
 
 
 def callback_url(request: Any) -> str:
@@ -32,8 +33,7 @@ def callback_url(request: Any) -> str:
 
 def oauth_callback(request: HttpRequest) -> HttpResponse:
     raw_state = request.GET.get("state", "")
-    row = (OAuthState.objects.select_related("app", "app__workspace")
-           .filter(digest=oauth.state_digest(raw_state)).first() if raw_state else None)
+    row = services.pending_state(raw_state)
     dashboard = row is not None and row.kind != Connection.Kind.APP_USER
     if dashboard and not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
@@ -42,7 +42,9 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
                                                error=request.GET.get("error", ""),
                                                user=request.user)
     except services.ConnectorError as exc:
-        if dashboard and row is not None and request.user.is_authenticated:
+        if dashboard and row is not None and row.user_id == request.user.pk:
+            # back to the page the user started from; anyone else (who may not even be a
+            # member of that workspace) gets the plain failure page, never a link into it
             messages.error(request, exc.message)
             return redirect("app-connectors", workspace_id=row.app.workspace.public_id,
                             app_id=row.app.public_id)
@@ -60,10 +62,16 @@ def app_connectors(request: HttpRequest, workspace_id: str, app_id: str) -> Http
     app, membership = get_workspace_object(request.user, workspace_id,
                                            App.objects.select_related("workspace"),
                                            public_id=app_id)
-    workspace = membership.workspace
     if request.method == "POST":
         can_manage_app(membership, app)
-        return _app_connectors_post(request, app)
+        return _app_connectors_post(request, app, membership)
+    return _app_connectors_page(request, app, membership)
+
+
+def _app_connectors_page(request: HttpRequest, app: App, membership: Membership, *,
+                         bound: PlatformConnectForm | None = None) -> HttpResponse:
+    """The page; ``bound`` is a refused connect form, shown again with what was typed."""
+    workspace = membership.workspace
     try:
         can_manage_app(membership, app)
         can_manage = True
@@ -75,8 +83,9 @@ def app_connectors(request: HttpRequest, workspace_id: str, app_id: str) -> Http
     shared = {c.connector_id: c for c in conns if c.kind == Connection.Kind.WORKSPACE}
     rows = []
     for p in sorted(providers.all_providers().values(), key=lambda p: p.name.lower()):
-        rows.append({"provider": p, "connection": platform.get(p.type),
-                     "form": PlatformConnectForm(provider=p, prefix=p.type)})
+        form = (bound if bound is not None and bound.prefix == p.type
+                else PlatformConnectForm(provider=p, prefix=p.type))
+        rows.append({"provider": p, "connection": platform.get(p.type), "form": form})
     connectors = list(WorkspaceConnector.objects.filter(workspace=workspace)
                       .annotate(app_user_count=Count(
                           "connections", filter=_app_user_filter(app))))
@@ -89,12 +98,11 @@ def app_connectors(request: HttpRequest, workspace_id: str, app_id: str) -> Http
 
 
 def _app_user_filter(app: App) -> Any:
-    from django.db.models import Q
-
     return Q(connections__kind=Connection.Kind.APP_USER, connections__app=app)
 
 
-def _app_connectors_post(request: HttpRequest, app: App) -> HttpResponse:
+def _app_connectors_post(request: HttpRequest, app: App,
+                         membership: Membership) -> HttpResponse:
     action = request.POST.get("action")
     back = redirect("app-connectors", workspace_id=app.workspace.public_id,
                     app_id=app.public_id)
@@ -108,7 +116,7 @@ def _app_connectors_post(request: HttpRequest, app: App) -> HttpResponse:
             if not form.is_valid():
                 messages.error(request, "Check the connection settings: "
                                + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
-                return back
+                return _app_connectors_page(request, app, membership, bound=form)
             url = services.start_platform_connect(app, provider.type, actor=request.user,
                                                   redirect_uri=callback_url(request),
                                                   connection_config=form.cleaned_data)
@@ -135,10 +143,11 @@ def _app_connectors_post(request: HttpRequest, app: App) -> HttpResponse:
         if action == "revoke-app-users":
             connector = WorkspaceConnector.objects.filter(
                 workspace=app.workspace, public_id=request.POST.get("connector_id", "")).first()
-            if connector is not None:
-                count = services.revoke_app_user_connections(connector, actor=request.user,
-                                                             app=app)
-                messages.success(request, f"Revoked {count} app-user connection(s).")
+            if connector is None:
+                messages.error(request, "Unknown connector.")
+                return back
+            count = services.revoke_app_user_connections(connector, actor=request.user, app=app)
+            messages.success(request, f"Revoked {count} app-user connection(s).")
             return back
     except services.ConnectorError as exc:
         messages.error(request, exc.message)
@@ -175,15 +184,17 @@ def workspace_connectors(request: HttpRequest, workspace_id: str) -> HttpRespons
     connectors = (WorkspaceConnector.objects.filter(workspace=workspace)
                   .annotate(app_user_count=Count("connections", filter=_kind("app_user")),
                             shared_count=Count("connections", filter=_kind("workspace"))))
-    can_manage = membership.has_role("admin")
     return render(request, "connectors/workspace_connectors.html", {
         "workspace": workspace, "connectors": connectors, "form": form,
-        "can_manage": can_manage})
+        "can_manage": _can_manage_connectors(membership)})
+
+
+def _can_manage_connectors(membership: Membership) -> bool:
+    """Whether to show the admin forms: the same rule ``require_role`` enforces on POST."""
+    return membership.has_role(ROLE_FOR["manage_connectors"])
 
 
 def _kind(kind: str) -> Any:
-    from django.db.models import Q
-
     return Q(connections__kind=kind)
 
 
@@ -224,6 +235,9 @@ def connector_detail(request: HttpRequest, workspace_id: str, connector_id: str)
             elif action == "revoke-app-users":
                 app = App.objects.filter(workspace=workspace,
                                          public_id=request.POST.get("app_id", "")).first()
+                if app is None:  # never "every app": the form always names one
+                    messages.error(request, "That app no longer exists.")
+                    return here
                 count = services.revoke_app_user_connections(connector, actor=request.user,
                                                              app=app)
                 messages.success(request, f"Revoked {count} app-user connection(s).")
@@ -236,16 +250,7 @@ def connector_detail(request: HttpRequest, workspace_id: str, connector_id: str)
         except services.ConnectorError as exc:
             messages.error(request, exc.message)
             return here
-    per_app = (Connection.objects.filter(connector=connector)
-               .values("app__public_id", "app__name", "kind").annotate(n=Count("id"))
-               .order_by("app__name"))
-    usage: dict[str, dict[str, Any]] = {}
-    for row in per_app:
-        entry = usage.setdefault(row["app__public_id"], {"app_id": row["app__public_id"],
-                                                         "name": row["app__name"],
-                                                         "shared": 0, "app_users": 0})
-        entry["shared" if row["kind"] == "workspace" else "app_users"] += row["n"]
     return render(request, "connectors/connector_detail.html", {
         "workspace": workspace, "connector": connector, "form": form,
-        "rotate_form": rotate_form, "usage": list(usage.values()),
-        "can_manage": membership.has_role("admin")})
+        "rotate_form": rotate_form, "usage": services.connector_usage(connector),
+        "can_manage": _can_manage_connectors(membership)})

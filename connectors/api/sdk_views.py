@@ -18,12 +18,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from integrations import proxy
 from workspaces.api.sdk import SDKViewMixin, resolve_app
 
 from .. import calls, services
 from ..views import callback_url
-
-CONNECTOR_ERROR_HEADER = "X-Base44-Connector-Error"
 
 _ERROR = inline_serializer("ConnectorError", fields={
     "detail": serializers.CharField(),
@@ -48,11 +47,8 @@ _APP = OpenApiParameter("app_id", OpenApiTypes.STR, OpenApiParameter.PATH)
 
 
 def _error(exc: services.ConnectorError) -> Response:
-    headers = {}
-    if exc.code.startswith(("connector_", "metered_")):
-        headers[CONNECTOR_ERROR_HEADER] = exc.code
     return Response({"detail": exc.message, "code": exc.code}, status=exc.status,
-                    headers=headers)
+                    headers=exc.headers)
 
 
 class _Base(SDKViewMixin, APIView):
@@ -127,7 +123,7 @@ class AppUserInitiateView(_Base):
         app, caller = resolve_app(request, app_id, allow=("app_user",))
         assert caller.app_user is not None
         try:
-            connector = services._connector_for(app, connector_id)
+            connector = services.connector_for(app, connector_id)
             body = services.start_app_user_connect(app, caller.app_user, connector,
                                                    redirect_uri=callback_url(request))
         except services.ConnectorError as exc:
@@ -155,7 +151,7 @@ class AppUserDisconnectView(_Base):
 
 class CallApiView(_Base):
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-        self.request_id = calls.new_request_id()
+        self.request_id = proxy.new_request_id()
         return super().dispatch(request, *args, **kwargs)
 
     @extend_schema(

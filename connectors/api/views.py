@@ -3,7 +3,6 @@ connections' status. Secrets are write-only; tokens are never returned."""
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import extend_schema
@@ -11,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from workspaces.access import get_workspace_for, get_workspace_object, require_role
+from workspaces.access import get_workspace_for, get_workspace_object
 from workspaces.models import App
 
 from .. import services
@@ -111,9 +110,7 @@ class AppConnectionListView(APIView):
     @extend_schema(responses=s.ConnectionSerializer(many=True),
                    description="An app's connections and their status (never tokens).")
     def get(self, request: Request, workspace_id: str, app_id: str) -> Response:
-        m = get_workspace_for(request.user, workspace_id)
-        app = get_object_or_404(App, workspace=m.workspace, public_id=app_id)
-        require_role(m, "view")
+        app, _ = get_workspace_object(request.user, workspace_id, App, public_id=app_id)
         rows = (Connection.objects.filter(app=app)
                 .select_related("connector", "app_user").order_by("kind", "id"))
         return Response(s.ConnectionSerializer(rows, many=True).data)

@@ -198,3 +198,123 @@ def test_connector_notices_tag_for_other_pages(personas, connector):
     assert reverse("app-connectors", args=[personas.workspace.public_id, app.public_id]) in html
     assert "AT-plain" not in html
     assert tpl.render(Context({"app": personas.outsider_app})).strip() == ""
+
+
+def test_revoking_app_users_needs_an_app_of_this_workspace(client, personas, connector):
+    """The connector page's form always names an app: an unknown, blank or foreign app id must
+    never fall back to revoking the app-user connections of every app."""
+    make_connection(personas.app, kind="app_user", connector=connector,
+                    app_user=personas.app.app_users.create(external_id="u0"))
+    client.force_login(personas.admin)
+    url = reverse("connector-detail", args=[personas.workspace.public_id, connector.public_id])
+    for app_id in ("", "no-such-app", personas.outsider_app.public_id):
+        resp = client.post(url, {"action": "revoke-app-users", "app_id": app_id}, follow=True)
+        assert resp.status_code == 200 and b"That app no longer exists." in resp.content
+    assert Connection.objects.filter(kind="app_user").count() == 1
+
+
+def test_app_page_revoke_for_an_unknown_connector_says_so(client, personas, connector):
+    make_connection(personas.app, kind="app_user", connector=connector,
+                    app_user=personas.app.app_users.create(external_id="u0"))
+    client.force_login(personas.owner)
+    url = reverse("app-connectors", args=[personas.workspace.public_id, personas.app.public_id])
+    resp = client.post(url, {"action": "revoke-app-users", "connector_id": "nope"}, follow=True)
+    assert b"Unknown connector." in resp.content
+    assert Connection.objects.filter(kind="app_user").count() == 1
+
+
+def test_a_refused_platform_connect_keeps_what_was_typed(client, personas, settings):
+    settings.CONNECTOR_CLIENTS = {"zendesk": {"client_id": "zd", "client_secret": "zds"}}
+    client.force_login(personas.owner)
+    url = reverse("app-connectors", args=[personas.workspace.public_id, personas.app.public_id])
+    resp = client.post(url, {"action": "connect", "integration_type": "zendesk",
+                             "zendesk-subdomain": "acme_typo"})
+    assert resp.status_code == 200
+    html = resp.content.decode()
+    assert "Check the connection settings: subdomain" in html
+    assert 'value="acme_typo"' in html
+
+
+def test_a_concurrent_registration_of_the_same_name_is_refused_cleanly(personas, connector,
+                                                                       monkeypatch):
+    """The name check and the insert race: the unique constraint has the last word, and the
+    loser gets the same "already exists" refusal, not a server error."""
+    from django.db.models.query import QuerySet
+
+    monkeypatch.setattr(QuerySet, "exists", lambda self: False)  # the other one just won
+    with pytest.raises(services.ConnectorError) as exc:
+        services.create_connector(personas.workspace, actor=personas.admin, name="Own",
+                                  client_id="c2", client_secret="",
+                                  authorize_url="https://a.example.com/a",
+                                  token_url="https://a.example.com/t")
+    assert exc.value.code == "duplicate" and "already exists" in exc.value.message
+    assert WorkspaceConnector.objects.filter(name="Own").count() == 1
+
+
+def test_connector_usage_per_app(personas, connector):
+    make_connection(personas.app, kind="workspace", connector=connector)
+    for n in range(2):
+        make_connection(personas.app, kind="app_user", connector=connector,
+                        app_user=personas.app.app_users.create(external_id=f"u{n}"))
+    assert services.connector_usage(connector) == [
+        {"app_id": personas.app.public_id, "name": personas.app.name, "shared": 1,
+         "app_users": 2}]
+
+
+def test_a_provider_with_per_account_urls_needs_the_connectors_own_urls(client, personas):
+    """Zendesk's URLs hold {subdomain}: a connector of that type without its own URLs could
+    never connect, so registering one says so instead of failing later at consent."""
+    with pytest.raises(services.ConnectorError, match="authorize and token URLs"):
+        services.create_connector(personas.workspace, actor=personas.admin, name="ZD",
+                                  client_id="c", client_secret="", provider_type="zendesk")
+    made = services.create_connector(
+        personas.workspace, actor=personas.admin, name="ZD", client_id="c", client_secret="",
+        provider_type="zendesk", authorize_url="https://acme.zendesk.com/oauth/authorizations/new",
+        token_url="https://acme.zendesk.com/oauth/tokens")
+    assert made.provider_type == "zendesk"
+    client.force_login(personas.admin)
+    resp = client.post(reverse("connectors", args=[personas.workspace.public_id]), {
+        "name": "ZD2", "provider_type": "zendesk", "authorize_url": "", "token_url": "",
+        "revocation_url": "", "client_id": "typed-zd", "scopes": "", "token_auth": "post"})
+    assert resp.status_code == 200 and "depend on the account" in resp.content.decode()
+    assert 'value="typed-zd"' in resp.content.decode()
+
+
+def test_admin_changelists_have_query_ceilings(client, personas, connector,
+                                               django_assert_max_num_queries):
+    from django.contrib.auth import get_user_model
+
+    for n in range(6):
+        app_user = personas.app.app_users.create(external_id=f"u{n}")
+        conn = make_connection(personas.app, kind="app_user", connector=connector,
+                               app_user=app_user)
+        services.record_handoff(conn, caller_kind="service_on_behalf_of")
+        services.create_connector(personas.workspace, actor=personas.admin, name=f"C{n}",
+                                  client_id="c", client_secret="",
+                                  authorize_url="https://a.example.com/a",
+                                  token_url="https://a.example.com/t")
+    root = get_user_model().objects.create_superuser(email="root@example.com",
+                                                     password="x-Long-pass-123")
+    client.force_login(root)
+    for model in ("connection", "tokenhandoff", "workspaceconnector"):
+        with django_assert_max_num_queries(12):
+            resp = client.get(reverse(f"admin:connectors_{model}_changelist"))
+        assert resp.status_code == 200
+
+
+def test_a_concurrent_rename_to_a_taken_name_is_refused_cleanly(personas, connector,
+                                                                monkeypatch):
+    from django.db.models.query import QuerySet
+
+    services.create_connector(personas.workspace, actor=personas.admin, name="Taken",
+                              client_id="c", client_secret="",
+                              authorize_url="https://t.example.com/a",
+                              token_url="https://t.example.com/t")
+    monkeypatch.setattr(QuerySet, "exists", lambda self: False)  # the other one just won
+    with pytest.raises(services.ConnectorError) as exc:
+        services.update_connector(connector, actor=personas.admin, name="Taken",
+                                  scopes="typed")
+    assert exc.value.code == "duplicate"
+    assert (connector.name, connector.scopes) == ("Own", "")  # not left with refused values
+    connector.refresh_from_db()
+    assert connector.name == "Own"

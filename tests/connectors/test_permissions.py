@@ -226,3 +226,45 @@ def test_admin_api_connections_wrong_side(api, personas):
            f"{personas.outsider_app.public_id}/connections/")
     assert api(personas.owner).get(url).status_code == 404  # another workspace's app
     assert api(None).get(url).status_code in (401, 403)
+
+
+def test_admin_api_connector_detail_wrong_side(api, personas, connector):
+    url = f"/api/v1/workspaces/{personas.workspace.public_id}/connectors/{connector.public_id}/"
+    outsider, member, anonymous = api(personas.outsider), api(personas.member), api(None)
+    assert outsider.get(url).status_code == 404
+    assert outsider.patch(url, {"name": "x"}, format="json").status_code == 404
+    assert outsider.delete(url).status_code == 404
+    assert outsider.post(url + "rotate-secret/", {"client_secret": "n"}).status_code == 404
+    assert member.get(url).status_code == 200
+    assert member.patch(url, {"name": "x"}, format="json").status_code == 403
+    assert member.delete(url).status_code == 403
+    for method in ("get", "patch", "delete"):
+        assert getattr(anonymous, method)(url).status_code in (401, 403)
+    assert anonymous.post(url + "rotate-secret/", {"client_secret": "n"}).status_code in (401,
+                                                                                        403)
+    connector.refresh_from_db()
+    assert connector.name == "Own" and connector.client_secret.reveal() == "s3cret"
+    foreign = f"/api/v1/workspaces/{personas.outsider_workspace.public_id}/connectors/" \
+              f"{connector.public_id}/"
+    assert api(personas.outsider).get(foreign).status_code == 404  # not theirs either
+
+
+def test_callback_of_a_dashboard_flow_needs_the_signed_in_user(client, personas, settings):
+    from urllib.parse import parse_qs, urlsplit
+
+    from connectors import services
+    from connectors.models import OAuthState
+
+    settings.CONNECTOR_CLIENTS = {"github": {"client_id": "x", "client_secret": "y"}}
+    url = services.start_platform_connect(personas.app, "github", actor=personas.owner,
+                                          redirect_uri="http://testserver/cb")
+    state = parse_qs(urlsplit(url).query)["state"][0]
+    callback = reverse("connectors-oauth-callback") + f"?state={state}&code=c"
+    resp = client.get(callback)
+    assert resp.status_code == 302 and "/login/" in resp["Location"]
+    assert OAuthState.objects.get().used_at is None  # still usable once signed in
+    client.force_login(personas.outsider)
+    resp = client.get(callback)
+    assert resp.status_code == 400 and b"started by another user" in resp.content
+    assert personas.workspace.public_id not in resp.content.decode()  # no way into it
+    assert not Connection.objects.exists()

@@ -84,3 +84,18 @@ def test_values_not_used_in_a_url_are_not_checked_there():
     assert providers.fill("https://{subdomain}.zendesk.com", config) == "https://acme.zendesk.com"
     with pytest.raises(providers.ProviderConfigError, match="missing"):
         providers.fill("https://{subdomain}.zendesk.com", {})
+
+
+@pytest.mark.parametrize("value", ["evil.com/acme", "a b", "acme.", "-acme", "acme-", "x" * 64,
+                                   "acme\n", ""])
+def test_the_connect_form_refuses_what_fill_refuses(value):
+    """The dashboard form and ``fill`` share one rule for connection-config values."""
+    from connectors.forms import PlatformConnectForm
+
+    provider = providers.get("zendesk")
+    assert provider is not None
+    form = PlatformConnectForm({"zendesk-subdomain": value}, provider=provider, prefix="zendesk")
+    assert not form.is_valid()
+    ok = PlatformConnectForm({"zendesk-subdomain": "acme-1"}, provider=provider,
+                             prefix="zendesk")
+    assert ok.is_valid() and ok.cleaned_data == {"subdomain": "acme-1"}
