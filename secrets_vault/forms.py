@@ -41,9 +41,6 @@ class SecretCreateForm(forms.Form):
                             help_text="Write-only: it is never shown again.")
     description = forms.CharField(max_length=300, required=False)
 
-    def clean_name(self) -> str:
-        return self.cleaned_data["name"].strip()
-
 
 class SecretReplaceForm(forms.Form):
     value = forms.CharField(strip=False, max_length=naming.SECRET_VALUE_MAX, label="New value",

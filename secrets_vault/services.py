@@ -5,7 +5,7 @@ Writes (each in one transaction, with its audit row; never a value in the audit)
     create_secret / set_secret / delete_secret / delete_secret_named
     create_custom_api / update_custom_api / delete_custom_api
 Reads that never decrypt:
-    get_secret, list_secrets, secret_names, effective_secrets, list_custom_apis,
+    get_secret, get_user_secret, list_secrets, secret_names, effective_secrets, list_custom_apis,
     effective_custom_apis, environment_names
 Reads that decrypt (raise crypto.DecryptionFailed, never return ciphertext):
     reveal, resolve_value, environment_for_app, read_environment (audited; the endpoint's)
@@ -37,8 +37,8 @@ __all__ = [
     "DecryptionFailed", "VaultError", "app_overrides_workspace", "create_custom_api",
     "create_secret", "delete_custom_api", "delete_secret", "delete_secret_named",
     "effective_custom_apis", "effective_secrets", "environment_for_app", "environment_names",
-    "get_secret", "list_custom_apis", "list_secrets", "read_environment", "resolve_value",
-    "reveal", "secret_names", "set_secret", "update_custom_api",
+    "get_secret", "get_user_secret", "list_custom_apis", "list_secrets", "read_environment",
+    "resolve_value", "reveal", "secret_names", "set_secret", "update_custom_api",
 ]
 
 T = TypeVar("T", Secret, CustomApi)
@@ -46,12 +46,8 @@ _UNSET: Any = object()
 
 
 class VaultError(ServiceError):
-    """A broken rule; the message is safe to show and never contains a value. `field` names the
-    form/serializer field it belongs to, when there is one."""
-
-    def __init__(self, message: str, code: str = "invalid", field: str | None = None) -> None:
-        super().__init__(message, code)
-        self.field = field
+    """A broken rule; the message is safe to show and never contains a value. `field` (from
+    ServiceError) names the form/serializer field it belongs to, when there is one."""
 
 
 def _valid(check: Callable[[Any], Any], value: Any, field: str) -> Any:
@@ -105,6 +101,13 @@ def get_secret(workspace: Workspace, name: str, *, app: App | None = None) -> Se
     _check_app(workspace, app)
     return (Secret.objects.select_related("app", "updated_by")
             .filter(workspace=workspace, app=app, name=name).first())
+
+
+def get_user_secret(workspace: Workspace, name: str, *, app: App | None = None) -> Secret | None:
+    """`get_secret`, but only a user secret: system-managed ones are not the Secrets page's or
+    the admin API's to show or change."""
+    secret = get_secret(workspace, name, app=app)
+    return secret if secret is not None and secret.kind == Secret.Kind.USER else None
 
 
 def list_secrets(workspace: Workspace, app: App | None = None, *,

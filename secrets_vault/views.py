@@ -8,11 +8,12 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from workspaces.access import get_workspace_for, require_role
+from workspaces.access import get_workspace_for, get_workspace_object, require_role
+from workspaces.forms import add_service_error
 from workspaces.models import App, Membership
 
 from . import services
@@ -26,16 +27,10 @@ def _scope(request: HttpRequest, workspace_id: str,
            app_id: str | None) -> tuple[Membership, App | None]:
     """The membership (404 for outsiders) and the app of the tab (404 if not in the
     workspace)."""
-    m = get_workspace_for(request.user, workspace_id)
-    app = None
-    if app_id is not None:
-        app = get_object_or_404(App, workspace=m.workspace, public_id=app_id)
+    if app_id is None:
+        return get_workspace_for(request.user, workspace_id), None
+    app, m = get_workspace_object(request.user, workspace_id, App, public_id=app_id)
     return m, app
-
-
-def _form_error(form: Any, exc: services.VaultError) -> None:
-    field = exc.field if exc.field in form.fields else None
-    form.add_error(field, exc.message)
 
 
 def _list_url(workspace_id: str, app: App | None) -> str:
@@ -51,8 +46,8 @@ def _detail_url(workspace_id: str, app: App | None, name: str) -> str:
 
 
 def _secret_or_404(m: Membership, app: App | None, name: str) -> Secret:
-    secret = services.get_secret(m.workspace, name, app=app)
-    if secret is None or secret.kind != Secret.Kind.USER:
+    secret = services.get_user_secret(m.workspace, name, app=app)
+    if secret is None:
         raise Http404("No such secret.")
     return secret
 
@@ -76,7 +71,7 @@ def secrets_page(request: HttpRequest, workspace_id: str, app_id: str | None = N
                     app=app, actor=request.user,
                     description=form.cleaned_data["description"])
             except services.VaultError as exc:
-                _form_error(form, exc)
+                add_service_error(form, exc)
             else:
                 messages.success(request, f"Secret {secret.name} saved.")
                 return redirect(_list_url(workspace_id, app))
@@ -111,19 +106,19 @@ def secret_detail(request: HttpRequest, workspace_id: str, name: str,
                                              app=app, actor=request.user,
                                              description=form.cleaned_data["description"])
             except services.VaultError as exc:
-                _form_error(form, exc)
+                add_service_error(form, exc)
             else:
                 messages.success(request, f"{secret.name} replaced (version {secret.version}).")
                 return redirect(_detail_url(workspace_id, app, secret.name))
     return render(request, "secrets_vault/secret_detail.html", {
         "workspace": m.workspace, "membership": m, "app": app, "secret": secret, "form": form,
-        "versions": secret.versions.select_related("set_by"),
+        "versions": secret.versions.all(),
         "can_manage": m.has_role("admin"),
         "list_url": _list_url(workspace_id, app),
         "overrides": app is not None and services.get_secret(m.workspace, name) is not None,
         "overriding_apps": [] if app is not None else list(
             Secret.objects.filter(workspace=m.workspace, name=name, app__isnull=False)
-            .select_related("app").values_list("app__name", flat=True)),
+            .values_list("app__name", flat=True)),
     })
 
 
@@ -171,7 +166,7 @@ def custom_apis(request: HttpRequest, workspace_id: str) -> HttpResponse:
                     username=data["username"], domain=data["domain"],
                     docs_url=data["docs_url"], app=form.scope_app())
             except services.VaultError as exc:
-                _form_error(form, exc)
+                add_service_error(form, exc)
             else:
                 messages.success(request, f"Custom API “{api.name}” added. Backend code reads it "
                                           f"as {api.env_var}.")
@@ -185,11 +180,9 @@ def custom_apis(request: HttpRequest, workspace_id: str) -> HttpResponse:
 
 def _custom_api(request: HttpRequest, workspace_id: str,
                 custom_api_id: str) -> tuple[CustomApi, Membership]:
-    m = get_workspace_for(request.user, workspace_id)
-    api = get_object_or_404(CustomApi.objects.select_related("app"), workspace=m.workspace,
-                            public_id=custom_api_id)
-    require_role(m, "manage_custom_apis")
-    return api, m
+    return get_workspace_object(request.user, workspace_id,
+                                CustomApi.objects.select_related("app"), "manage_custom_apis",
+                                public_id=custom_api_id)
 
 
 @login_required
@@ -206,7 +199,7 @@ def custom_api_edit(request: HttpRequest, workspace_id: str, custom_api_id: str)
                                              domain=data["domain"], docs_url=data["docs_url"],
                                              app=form.scope_app())
         except services.VaultError as exc:
-            _form_error(form, exc)
+            add_service_error(form, exc)
         else:
             messages.success(request, f"Custom API “{api.name}” saved.")
             return redirect("custom-apis", workspace_id=workspace_id)

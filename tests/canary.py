@@ -141,11 +141,27 @@ def fill(template: str, values: dict[str, str]) -> tuple[str, list[str]]:
     return _PLACEHOLDER.sub(sub, template), guessed
 
 
-def _get(client: Client, url: str) -> tuple[int, str]:
-    client.raise_request_exception = False
-    response = client.get(url)
+def _urls(routes: Iterable[Route], values: dict[str, str], report: WalkReport) -> Iterator[str]:
+    """The URL of each route to visit; skipped routes and guessed kwargs go in the report."""
+    for route in routes:
+        if route.skip_reason:
+            report.skipped.append((route.template, route.skip_reason))
+            continue
+        url, guessed = fill(route.template, values)
+        if guessed:
+            report.guessed.append((route.template, guessed))
+        yield url
+
+
+def _answer(response: Any) -> tuple[int, str]:
+    """Status and everything a caller could read: the body (streamed or not) and the headers."""
     body = b"".join(response.streaming_content) if response.streaming else response.content
     return response.status_code, body.decode("utf-8", "replace") + "\n" + str(response.headers)
+
+
+def _get(client: Client, url: str) -> tuple[int, str]:
+    client.raise_request_exception = False
+    return _answer(client.get(url))
 
 
 def walk(values: dict[str, str], *, page_clients: dict[str, Client],
@@ -153,13 +169,7 @@ def walk(values: dict[str, str], *, page_clients: dict[str, Client],
          routes: Iterable[Route] | None = None) -> WalkReport:
     """GET every route: /api/... with `api_clients`, everything else with `page_clients`."""
     report = WalkReport()
-    for route in routes if routes is not None else iter_routes():
-        if route.skip_reason:
-            report.skipped.append((route.template, route.skip_reason))
-            continue
-        url, guessed = fill(route.template, values)
-        if guessed:
-            report.guessed.append((route.template, guessed))
+    for url in _urls(routes if routes is not None else iter_routes(), values, report):
         clients = api_clients if url.startswith("/api/") else page_clients
         for caller, client in clients.items():
             status, body = _get(client, url)
@@ -175,8 +185,7 @@ def _send(client: Client, method: str, url: str, data: dict[str, Any], *,
                                            content_type="application/json")
     else:
         response = getattr(client, method)(url, data, follow=True)
-    body = b"".join(response.streaming_content) if response.streaming else response.content
-    return response.status_code, body.decode("utf-8", "replace") + "\n" + str(response.headers)
+    return _answer(response)
 
 
 def write_walk(values: dict[str, str], bodies: Iterable[dict[str, Any]], *,
@@ -188,13 +197,7 @@ def write_walk(values: dict[str, str], bodies: Iterable[dict[str, Any]], *,
     `api_methods` with a JSON body. Visits are named "<caller> <METHOD>"."""
     report = WalkReport()
     bodies = list(bodies)
-    for route in routes:
-        if route.skip_reason:
-            report.skipped.append((route.template, route.skip_reason))
-            continue
-        url, guessed = fill(route.template, values)
-        if guessed:
-            report.guessed.append((route.template, guessed))
+    for url in _urls(routes, values, report):
         is_api = url.startswith("/api/")
         clients = api_clients if is_api else page_clients
         methods = list(api_methods) if is_api else ["post"]
@@ -221,6 +224,22 @@ def walk_admin(client: Client) -> WalkReport:
             status, body = _get(client, url)
             report.visits.append(Visit(url, "superuser", status, body))
     return report
+
+
+def error_report(request: Any, call: Callable[[], Any]) -> str:
+    """Run `call`, which must raise: the text and HTML of Django's error report for it (what a
+    DEBUG page or a mail to the admins shows: frame locals, POST data, request headers)."""
+    import sys
+
+    from django.views.debug import ExceptionReporter
+
+    try:
+        call()
+    except Exception:  # noqa: BLE001  (whatever it raised is what gets reported)
+        exc_type, exc, tb = sys.exc_info()
+        report = ExceptionReporter(request, exc_type, exc, tb.tb_next if tb else None)
+        return report.get_traceback_text() + "\n" + report.get_traceback_html()
+    raise AssertionError("expected the call to fail")
 
 
 def scan_database(canaries: Iterable[str]) -> list[str]:

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
-from .models import Membership, Role
+from .models import App, Membership, Role
 from .plans import ROLE_FOR
 
 M = TypeVar("M", bound=Model)
@@ -61,3 +61,18 @@ def get_workspace_object(
         raise Http404("Not found.")
     require_role(membership, action)
     return obj, membership
+
+
+def can_manage_app(membership: Membership, app: App) -> None:
+    """Admins manage every app; a member manages the apps they created. 403 otherwise."""
+    if app.created_by_id != membership.user_id:
+        require_role(membership, "manage_app")
+
+
+def may_manage_app(membership: Membership, app: App) -> bool:
+    """`can_manage_app` as a yes/no, for pages that show or hide the management controls."""
+    try:
+        can_manage_app(membership, app)
+    except PermissionDenied:
+        return False
+    return True

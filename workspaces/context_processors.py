@@ -31,6 +31,7 @@ def workspace_nav(request: HttpRequest) -> dict[str, Any]:
                        .order_by("workspace__kind", "workspace__name"))
     match = getattr(request, "resolver_match", None)
     current = match.kwargs.get("workspace_id") if match else None
-    if current and any(m.workspace.public_id == current for m in memberships):
-        request.session[LAST_WORKSPACE_KEY] = current
+    if (current and request.session.get(LAST_WORKSPACE_KEY) != current
+            and any(m.workspace.public_id == current for m in memberships)):
+        request.session[LAST_WORKSPACE_KEY] = current  # written only when it changes
     return {"my_memberships": memberships, "nav_sections": NAV}

@@ -1,10 +1,19 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 
 from .models import Plan, Role, User
+
+
+def add_service_error(form: forms.Form, exc: Any) -> None:
+    """Show a `services.ServiceError` on the form: at its field when the form has that field,
+    else above the form. The form keeps what was typed."""
+    field = exc.field if exc.field in form.fields else None
+    form.add_error(field, exc.message)
 
 
 class SignUpForm(forms.Form):

@@ -14,6 +14,7 @@ from django.core import signing
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from . import credits, tokens
 from .models import (
@@ -35,12 +36,15 @@ INVITE_SALT = "switchboard.invitation"
 
 
 class ServiceError(Exception):
-    """A rule was broken; the message is safe to show to the user."""
+    """A rule was broken; the message is safe to show to the user. `field`, when set, names the
+    form/serializer field it belongs to: forms show the message there (`add_service_error`) and
+    the API adds `"errors": {field: [message]}`."""
 
-    def __init__(self, message: str, code: str = "invalid") -> None:
+    def __init__(self, message: str, code: str = "invalid", field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.field = field
 
 
 # --- e-mail -----------------------------------------------------------------------------------
@@ -104,6 +108,7 @@ def create_workspace(*, actor: User, name: str, kind: str = Workspace.Kind.SHARE
     return workspace
 
 
+@sensitive_variables()
 @transaction.atomic
 def sign_up(*, email: str, password: str, name: str = "") -> User:
     email = email.strip().lower()
@@ -258,6 +263,8 @@ def create_app(workspace: Workspace, *, actor: User, name: str,
     name = name.strip()
     if not name:
         raise ServiceError("Give the app a name.")
+    # Count under the workspace's row lock: two requests racing for the last slot make one app.
+    Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
     if App.objects.filter(workspace=workspace).count() >= limits(workspace).max_apps:
         raise ServiceError(f"The {workspace.get_plan_display()} plan allows "
                            f"{limits(workspace).max_apps} apps. Upgrade to add more.", "plan")
@@ -289,11 +296,15 @@ def create_service_token(app: App, *, actor: User, name: str) -> tuple[AppServic
     return tokens.issue(AppServiceToken, app=app, name=name, created_by=actor)
 
 
-@transaction.atomic
-def revoke_service_token(token: AppServiceToken, *, actor: User) -> None:
+def _revoke(token: AppServiceToken | PersonalAccessToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+
+
+@transaction.atomic
+def revoke_service_token(token: AppServiceToken, *, actor: User) -> None:
+    _revoke(token)
 
 
 @transaction.atomic
@@ -306,9 +317,7 @@ def create_personal_token(*, actor: User, name: str) -> tuple[PersonalAccessToke
 
 @transaction.atomic
 def revoke_personal_token(token: PersonalAccessToken, *, actor: User) -> None:
-    if token.revoked_at is None:
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
+    _revoke(token)
 
 
 def mint_app_user_token(app: App, external_id: str,

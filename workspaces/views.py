@@ -2,30 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
 from . import credits, services
-from .access import get_workspace_for, get_workspace_object, require_role
-from .api.views import can_manage_app
+from .access import (
+    can_manage_app,
+    get_workspace_for,
+    get_workspace_object,
+    may_manage_app,
+    require_role,
+)
 from .context_processors import LAST_WORKSPACE_KEY
-from .forms import AppForm, InviteForm, PlanForm, RoleForm, SignUpForm, TokenForm, WorkspaceForm
+from .forms import (
+    AppForm,
+    InviteForm,
+    PlanForm,
+    RoleForm,
+    SignUpForm,
+    TokenForm,
+    WorkspaceForm,
+    add_service_error,
+)
 from .models import App, AppServiceToken, CreditEntry, Invitation, Membership, PersonalAccessToken
+from .plans import PLANS
 
-
-def _service_error(request: HttpRequest, form: Any, exc: services.ServiceError) -> None:
-    if form is not None:
-        form.add_error(None, exc.message)
-    else:
-        messages.error(request, exc.message)
+TokenT = TypeVar("TokenT", AppServiceToken, PersonalAccessToken)
 
 
 SHOW_ONCE_KEY = "show_once_token"
@@ -41,6 +52,15 @@ def _redirect_showing_once(request: HttpRequest, raw: str, url_name: str,
     return redirect(url_name, **kwargs)
 
 
+def _posted_token(request: HttpRequest, model: type[TokenT], **scope: Any) -> TokenT:
+    """The token row named by the form's `token_id`, within `scope`; 404 for a missing or
+    malformed id (never a 500)."""
+    token_id = request.POST.get("token_id", "")
+    if not token_id.isdecimal():
+        raise Http404("No such token.")
+    return get_object_or_404(model, pk=int(token_id), **scope)
+
+
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("login")
@@ -54,6 +74,8 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("apps", workspace_id=m.workspace.public_id)
 
 
+@sensitive_post_parameters("password")
+@sensitive_variables()
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
@@ -64,7 +86,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                                     password=form.cleaned_data["password"],
                                     name=form.cleaned_data["name"])
         except services.ServiceError as exc:
-            _service_error(request, form, exc)
+            add_service_error(form, exc)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, "Welcome to Switchboard. This is your personal workspace.")
@@ -79,7 +101,7 @@ def workspace_list(request: HttpRequest) -> HttpResponse:
         try:
             ws = services.create_workspace(actor=request.user, name=form.cleaned_data["name"])
         except services.ServiceError as exc:
-            _service_error(request, form, exc)
+            add_service_error(form, exc)
         else:
             messages.success(request, f"Workspace “{ws.name}” created.")
             return redirect("apps", workspace_id=ws.public_id)
@@ -118,8 +140,6 @@ def workspace_settings(request: HttpRequest, workspace_id: str) -> HttpResponse:
                 services.change_plan(ws, actor=request.user, plan=plan_form.cleaned_data["plan"])
                 messages.success(request, f"Plan changed to {ws.get_plan_display()}.")
                 return redirect("workspace-settings", workspace_id=workspace_id)
-    from .plans import PLANS
-
     return render(request, "workspaces/settings.html", {
         "workspace": ws, "membership": m, "form": form, "plan_form": plan_form,
         "plans": [(key, label, PLANS[key]) for key, label in plan_form.fields["plan"].choices],
@@ -144,7 +164,7 @@ def members(request: HttpRequest, workspace_id: str) -> HttpResponse:
                                 accept_url_builder=lambda t: request.build_absolute_uri(
                                     reverse("accept-invitation", args=[t])))
             except services.ServiceError as exc:
-                _service_error(request, form, exc)
+                add_service_error(form, exc)
             else:
                 messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
                 return redirect("members", workspace_id=workspace_id)
@@ -240,7 +260,7 @@ def apps(request: HttpRequest, workspace_id: str) -> HttpResponse:
             try:
                 app = services.create_app(m.workspace, actor=request.user, **form.cleaned_data)
             except services.ServiceError as exc:
-                _service_error(request, form, exc)
+                add_service_error(form, exc)
             else:
                 messages.success(request, f"App “{app.name}” created.")
                 return redirect("app-detail", workspace_id=workspace_id, app_id=app.public_id)
@@ -251,13 +271,10 @@ def apps(request: HttpRequest, workspace_id: str) -> HttpResponse:
 
 
 @login_required
+@sensitive_variables()  # a new token, shown once, stays out of error reports
 def app_detail(request: HttpRequest, workspace_id: str, app_id: str) -> HttpResponse:
     app, m = get_workspace_object(request.user, workspace_id, App, public_id=app_id)
-    try:
-        can_manage_app(m, app)
-        can_manage = True
-    except Exception:
-        can_manage = False
+    can_manage = may_manage_app(m, app)
     form = AppForm(request.POST if request.POST.get("action") == "update" else None,
                    initial={"name": app.name,
                             "allow_anonymous_integration_calls":
@@ -271,7 +288,7 @@ def app_detail(request: HttpRequest, workspace_id: str, app_id: str) -> HttpResp
             try:
                 services.update_app(app, actor=request.user, **form.cleaned_data)
             except services.ServiceError as exc:
-                _service_error(request, form, exc)
+                add_service_error(form, exc)
             else:
                 messages.success(request, "App saved.")
                 return redirect("app-detail", workspace_id=workspace_id, app_id=app_id)
@@ -281,7 +298,7 @@ def app_detail(request: HttpRequest, workspace_id: str, app_id: str) -> HttpResp
             return _redirect_showing_once(request, raw, "app-detail", workspace_id=workspace_id,
                                           app_id=app_id)
         elif action == "revoke-token":
-            row = get_object_or_404(AppServiceToken, app=app, pk=request.POST.get("token_id"))
+            row = _posted_token(request, AppServiceToken, app=app)
             services.revoke_service_token(row, actor=request.user)
             messages.success(request, f"Token “{row.name}” revoked. Calls using it now fail.")
             return redirect("app-detail", workspace_id=workspace_id, app_id=app_id)
@@ -315,6 +332,7 @@ def credits_page(request: HttpRequest, workspace_id: str) -> HttpResponse:
 
 
 @login_required
+@sensitive_variables()  # a new token, shown once, stays out of error reports
 def personal_tokens(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST if request.POST.get("action") == "create" else None)
     new_token = request.session.pop(SHOW_ONCE_KEY, None) if request.method == "GET" else None
@@ -324,12 +342,11 @@ def personal_tokens(request: HttpRequest) -> HttpResponse:
                 _, raw = services.create_personal_token(actor=request.user,
                                                         name=form.cleaned_data["name"])
             except services.ServiceError as exc:
-                _service_error(request, form, exc)
+                add_service_error(form, exc)
             else:
                 return _redirect_showing_once(request, raw, "personal-tokens")
         elif request.POST.get("action") == "revoke":
-            row = get_object_or_404(PersonalAccessToken, user=request.user,
-                                    pk=request.POST.get("token_id"))
+            row = _posted_token(request, PersonalAccessToken, user=request.user)
             services.revoke_personal_token(row, actor=request.user)
             messages.success(request, f"Token “{row.name}” revoked.")
             return redirect("personal-tokens")

@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from drf_spectacular.types import OpenApiTypes
@@ -15,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from workspaces.access import get_workspace_for, require_role
+from workspaces.access import get_workspace_for, get_workspace_object, require_role
 from workspaces.api.sdk import SDKViewMixin, resolve_app
 from workspaces.models import App, Membership
 
@@ -27,30 +26,25 @@ from . import serializers as s
 log = logging.getLogger(__name__)
 _sensitive = method_decorator(sensitive_post_parameters("value", "credential", "username"),
                               name="dispatch")
+# Error reports list each frame's locals: the parsed body (values, credentials) is one of them.
+_hide_locals = method_decorator(sensitive_variables())
+# A services.VaultError raised here becomes a 400 (403 for code "forbidden") with
+# {"detail", "code", "errors": {field: [message]}} in workspaces.api.errors.exception_handler.
 
 
 def _scope(request: Request, workspace_id: str, app_id: str | None,
            action: str = "view") -> tuple[Membership, App | None]:
-    m = get_workspace_for(request.user, workspace_id)
-    app = None
-    if app_id is not None:
-        app = get_object_or_404(App, workspace=m.workspace, public_id=app_id)
-    require_role(m, action)
+    if app_id is None:
+        return get_workspace_for(request.user, workspace_id, action), None
+    app, m = get_workspace_object(request.user, workspace_id, App, action, public_id=app_id)
     return m, app
 
 
 def _secret(m: Membership, app: App | None, name: str) -> Secret:
-    secret = services.get_secret(m.workspace, name, app=app)
-    if secret is None or secret.kind != Secret.Kind.USER:
+    secret = services.get_user_secret(m.workspace, name, app=app)
+    if secret is None:
         raise Http404("No such secret.")
     return secret
-
-
-def _field_error(exc: services.VaultError) -> Response:
-    body: dict[str, Any] = {"detail": exc.message, "code": exc.code}
-    if exc.field:
-        body["errors"] = {exc.field: [exc.message]}
-    return Response(body, status=403 if exc.code == "forbidden" else 400)
 
 
 @_sensitive
@@ -68,17 +62,14 @@ class SecretListView(APIView):
     @extend_schema(request=s.SecretSerializer, responses={201: s.SecretSerializer},
                    description="Create a secret (admin). 400 if the name exists: PUT to the "
                                "secret replaces its value.")
+    @_hide_locals
     def post(self, request: Request, workspace_id: str, app_id: str | None = None) -> Response:
         m, app = _scope(request, workspace_id, app_id, "manage_secrets")
         data = s.SecretSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            secret = services.create_secret(
-                m.workspace, data.validated_data["name"], data.validated_data["value"],
-                app=app, actor=request.user,
-                description=data.validated_data.get("description", ""))
-        except services.VaultError as exc:
-            return _field_error(exc)
+        secret = services.create_secret(
+            m.workspace, data.validated_data["name"], data.validated_data["value"],
+            app=app, actor=request.user, description=data.validated_data.get("description", ""))
         return Response(s.SecretSerializer(secret).data, status=201)
 
 
@@ -95,6 +86,7 @@ class SecretDetailView(APIView):
                    responses={200: s.SecretSerializer, 201: s.SecretSerializer},
                    description="Set the value (admin): replaces it (the version rises) or creates "
                                "the secret. Omit description to keep the current one.")
+    @_hide_locals
     def put(self, request: Request, workspace_id: str, name: str,
             app_id: str | None = None) -> Response:
         m, app = _scope(request, workspace_id, app_id, "manage_secrets")
@@ -103,12 +95,9 @@ class SecretDetailView(APIView):
         existed = services.get_secret(m.workspace, name, app=app)
         if existed is not None and existed.kind != Secret.Kind.USER:
             raise Http404("No such secret.")
-        try:
-            secret = services.set_secret(m.workspace, name, data.validated_data["value"],
-                                         app=app, actor=request.user,
-                                         description=data.validated_data.get("description"))
-        except services.VaultError as exc:
-            return _field_error(exc)
+        secret = services.set_secret(m.workspace, name, data.validated_data["value"], app=app,
+                                     actor=request.user,
+                                     description=data.validated_data.get("description"))
         return Response(s.SecretSerializer(secret).data, status=200 if existed else 201)
 
     @extend_schema(responses={204: None})
@@ -143,19 +132,17 @@ class CustomApiListView(APIView):
                                               many=True).data)
 
     @extend_schema(request=s.CustomApiSerializer, responses={201: s.CustomApiSerializer})
+    @_hide_locals
     def post(self, request: Request, workspace_id: str) -> Response:
         m = get_workspace_for(request.user, workspace_id, "manage_custom_apis")
         data = s.CustomApiSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        try:
-            api = services.create_custom_api(
-                m.workspace, actor=request.user, name=v["name"], auth_type=v["auth_type"],
-                credential=v.get("credential", ""), username=v.get("username", ""),
-                domain=v.get("domain", ""), docs_url=v.get("docs_url", ""),
-                app=_scope_app(m, v.get("scope"), v.get("app")))
-        except services.VaultError as exc:
-            return _field_error(exc)
+        api = services.create_custom_api(
+            m.workspace, actor=request.user, name=v["name"], auth_type=v["auth_type"],
+            credential=v.get("credential", ""), username=v.get("username", ""),
+            domain=v.get("domain", ""), docs_url=v.get("docs_url", ""),
+            app=_scope_app(m, v.get("scope"), v.get("app")))
         return Response(s.CustomApiSerializer(api).data, status=201)
 
 
@@ -163,11 +150,9 @@ class CustomApiListView(APIView):
 class CustomApiDetailView(APIView):
     def _get(self, request: Request, workspace_id: str, custom_api_id: str,
              action: str = "view") -> tuple[CustomApi, Membership]:
-        m = get_workspace_for(request.user, workspace_id)
-        api = get_object_or_404(CustomApi.objects.select_related("app", "created_by"),
-                                workspace=m.workspace, public_id=custom_api_id)
-        require_role(m, action)
-        return api, m
+        return get_workspace_object(request.user, workspace_id,
+                                    CustomApi.objects.select_related("app", "created_by"), action,
+                                    public_id=custom_api_id)
 
     @extend_schema(responses=s.CustomApiSerializer)
     def get(self, request: Request, workspace_id: str, custom_api_id: str) -> Response:
@@ -177,18 +162,16 @@ class CustomApiDetailView(APIView):
     @extend_schema(request=s.CustomApiUpdateSerializer, responses=s.CustomApiSerializer,
                    description="Change name, domain, docs_url or scope. Credentials can't be "
                                "changed: delete and recreate.")
+    @_hide_locals
     def patch(self, request: Request, workspace_id: str, custom_api_id: str) -> Response:
         api, m = self._get(request, workspace_id, custom_api_id, "manage_custom_apis")
         data = s.CustomApiUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         kwargs: dict[str, Any] = {k: v[k] for k in ("name", "domain", "docs_url") if k in v}
-        try:
-            if "scope" in v or "app" in v:
-                kwargs["app"] = _scope_app(m, v.get("scope"), v.get("app"))
-            api = services.update_custom_api(api, actor=request.user, **kwargs)
-        except services.VaultError as exc:
-            return _field_error(exc)
+        if "scope" in v or "app" in v:
+            kwargs["app"] = _scope_app(m, v.get("scope"), v.get("app"))
+        api = services.update_custom_api(api, actor=request.user, **kwargs)
         return Response(s.CustomApiSerializer(api).data)
 
     @extend_schema(responses={204: None},
@@ -230,7 +213,7 @@ class FunctionsEnvView(SDKViewMixin, APIView):
                           "CUSTOM_API_MY_BILLING_API": "…",
                           "CUSTOM_API_MY_BILLING_API_AUTH_HEADER": "Bearer …"}})],
     )
-    @method_decorator(sensitive_variables())
+    @_hide_locals
     def get(self, request: Request, app_id: str) -> Response:
         app, caller = resolve_app(request, app_id, allow=("service",))
         label = f"service token {caller.service_token.masked}" if caller.service_token else ""

@@ -241,3 +241,31 @@ def test_writes_echo_canaries_nowhere(personas, api, sdk, vault_data, caplog):
     for x in fresh:
         assert x not in logged and x not in sql
     assert walker.scan_database(fresh + d.all) == []
+
+
+@pytest.mark.parametrize("method,path,body", [
+    ("post", "secrets/", {"name": "CRASH", "value": "{c}"}),
+    ("put", "secrets/CRASH/", {"value": "{c}"}),
+    ("post", "custom-apis/", {"name": "Boom", "auth_type": "basic", "username": "{c}",
+                              "credential": "{c}"}),
+])
+def test_api_error_reports_hide_values(personas, monkeypatch, method, path, body):
+    """The admin API's write endpoints, crashing mid-save: Django's error report (frame locals
+    of every view frame included) carries no value, username or credential."""
+    from django.urls import resolve
+    from rest_framework.test import APIRequestFactory, force_authenticate
+
+    canary = new_canary()
+
+    def explode(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("audit unavailable")
+
+    monkeypatch.setattr("secrets_vault.services.audit.record", explode)
+    url = f"/api/v1/workspaces/{personas.workspace.public_id}/{path}"
+    data = {k: v.replace("{c}", canary) for k, v in body.items()}
+    request = getattr(APIRequestFactory(), method)(url, data, format="json")
+    force_authenticate(request, user=personas.owner)
+    match = resolve(url)
+    report = walker.error_report(request, lambda: match.func(request, **match.kwargs))
+    assert "secrets_vault/api/views.py" in report and "audit unavailable" in report
+    assert canary not in report

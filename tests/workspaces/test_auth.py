@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.core import mail
 
 from workspaces.models import CreditEntry, EmailMessage, Membership, User
@@ -89,3 +90,29 @@ def test_email_task_is_safe_to_run_twice(personas):
     assert send_email.run(msg.pk) is True
     assert send_email.run(msg.pk) is False
     assert len(mail.outbox) == 1
+
+
+def test_a_crash_during_sign_up_keeps_the_password_out_of_error_reports(db, rf, monkeypatch):
+    """Django's error reports (DEBUG page, mail to admins) list POST data and every frame's
+    locals; the password typed at sign-up is in neither."""
+    import uuid
+
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from tests.canary import error_report
+    from workspaces import views
+
+    password = f"CANARY-{uuid.uuid4().hex}"  # made at run time: not in any source line shown
+
+    def explode(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("workspaces.services.create_workspace", explode)
+    request = rf.post("/signup/", {"name": "Ada", "email": "ada@example.com",
+                                   "password": password})
+    request.user = AnonymousUser()
+    request.session = SessionStore()
+    report = error_report(request, lambda: views.signup(request))
+    assert "workspaces/services.py" in report and "database went away" in report
+    assert password not in report
+    assert not User.objects.filter(email="ada@example.com").exists()

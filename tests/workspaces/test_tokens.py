@@ -190,3 +190,40 @@ def test_service_token_check_loads_the_app_and_workspace_in_one_query(personas):
         assert found.last_used_at is not None and found.last_used_at.tzinfo is not None
     assert len(queries) == 1
     assert tokens.verify(AppServiceToken, raw[:-1] + "x") is None
+
+
+@pytest.mark.parametrize("where", ["page", "api", "service-token-api"])
+def test_a_crash_while_creating_a_token_keeps_it_out_of_error_reports(personas, rf, monkeypatch,
+                                                                      where):
+    """Django's error reports list every frame's locals: a token being created (and so already
+    minted in memory) is not among them."""
+    import re
+
+    from django.contrib.messages.storage.fallback import FallbackStorage
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.urls import resolve
+    from rest_framework.test import APIRequestFactory, force_authenticate
+
+    from tests.canary import error_report
+    from workspaces import views
+
+    def explode(raw):  # type: ignore[no-untyped-def]
+        raise RuntimeError("digest unavailable")
+
+    monkeypatch.setattr("workspaces.tokens._digest", explode)
+    if where == "page":
+        request = rf.post("/tokens/", {"action": "create", "name": "ci"})
+        request.user, request.session = personas.owner, SessionStore()
+        request._messages = FallbackStorage(request)
+        view, kwargs = views.personal_tokens, {}
+    else:
+        url = ("/api/v1/tokens/" if where == "api" else
+               f"/api/v1/workspaces/{personas.workspace.public_id}/apps/"
+               f"{personas.app.public_id}/service-tokens/")
+        request = APIRequestFactory().post(url, {"name": "ci"}, format="json")
+        force_authenticate(request, user=personas.owner)
+        match = resolve(url)
+        view, kwargs = match.func, match.kwargs
+    report = error_report(request, lambda: view(request, **kwargs))
+    assert "workspaces/tokens.py" in report and "digest unavailable" in report
+    assert not re.search(r"sb[ps]_[0-9a-f]{12}_[\w-]{20,}", report)

@@ -32,7 +32,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, ServiceError):
         code = exc.code
         http = status.HTTP_403_FORBIDDEN if code == "forbidden" else status.HTTP_400_BAD_REQUEST
-        return Response({"detail": exc.message, "code": code}, status=http)
+        body: dict[str, Any] = {"detail": exc.message, "code": code}
+        if exc.field:
+            body["errors"] = {exc.field: [exc.message]}
+        return Response(body, status=http)
     if isinstance(exc, PlanRequired):
         return Response({"detail": exc.message, "code": "plan_required"}, status=403)
     if isinstance(exc, Http404):

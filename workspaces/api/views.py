@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.pagination import PageNumberPagination
@@ -11,7 +14,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import credits, services
-from ..access import get_workspace_for, get_workspace_object, require_role
+
+# can_manage_app lives in access.py; catalog and connectors still import it from here.
+from ..access import can_manage_app, get_workspace_for, get_workspace_object, require_role
 from ..models import (
     App,
     AppServiceToken,
@@ -24,12 +29,6 @@ from ..models import (
 )
 from . import serializers as s
 from .sdk import SDKViewMixin, resolve_app
-
-
-def can_manage_app(membership: Membership, app: App) -> None:
-    """Admins manage every app; a member manages the apps they created."""
-    if app.created_by_id != membership.user_id:
-        require_role(membership, "manage_app")
 
 
 class WorkspaceListView(APIView):
@@ -81,10 +80,11 @@ class MemberListView(APIView):
 
 
 class MemberDetailView(APIView):
-    def _target(self, request: Request, workspace_id: str, user_id: int) -> tuple:
-        m = get_workspace_for(request.user, workspace_id)
-        target = get_object_or_404(Membership.objects.select_related("user", "workspace"),
-                                   workspace=m.workspace, user_id=user_id)
+    def _target(self, request: Request, workspace_id: str,
+                user_id: int) -> tuple[Membership, Membership]:
+        target, m = get_workspace_object(request.user, workspace_id,
+                                         Membership.objects.select_related("user", "workspace"),
+                                         user_id=user_id)
         return m, target
 
     @extend_schema(request=s.RoleSerializer, responses=s.MemberSerializer)
@@ -119,7 +119,7 @@ class InvitationListView(APIView):
         data.is_valid(raise_exception=True)
         inv = services.invite(m.workspace, actor=request.user, **data.validated_data,
                               accept_url_builder=lambda t: request.build_absolute_uri(
-                                  f"/invitations/{t}/"))
+                                  reverse("accept-invitation", args=[t])))
         return Response(s.InvitationSerializer(inv).data, status=201)
 
 
@@ -179,6 +179,7 @@ class ServiceTokenListView(APIView):
         return Response(s.ServiceTokenSerializer(app.service_tokens.all(), many=True).data)
 
     @extend_schema(request=s.NameSerializer, responses={201: s.NewTokenSerializer})
+    @method_decorator(sensitive_variables("raw"))  # a new token: not in error reports
     def post(self, request: Request, workspace_id: str, app_id: str) -> Response:
         app, m = get_workspace_object(request.user, workspace_id, App, public_id=app_id)
         can_manage_app(m, app)
@@ -206,6 +207,7 @@ class PersonalTokenListView(APIView):
         return Response(s.PersonalTokenSerializer(qs, many=True).data)
 
     @extend_schema(request=s.NameSerializer, responses={201: s.NewTokenSerializer})
+    @method_decorator(sensitive_variables("raw"))  # a new token: not in error reports
     def post(self, request: Request) -> Response:
         data = s.NameSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -241,6 +243,7 @@ class AppUserTokenView(SDKViewMixin, APIView):
     @extend_schema(request=s.AppUserTokenRequestSerializer,
                    responses={201: s.AppUserTokenSerializer},
                    description="Service role: mint a signed, expiring token for one app user.")
+    @method_decorator(sensitive_variables("minted"))  # a new token: not in error reports
     def post(self, request: Request, app_id: str) -> Response:
         app, _ = resolve_app(request, app_id, allow=("service",))
         data = s.AppUserTokenRequestSerializer(data=request.data)
