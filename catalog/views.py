@@ -16,8 +16,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from workspaces.access import get_workspace_for, get_workspace_object
-from workspaces.api.views import can_manage_app
+from workspaces.access import can_manage_app, get_workspace_for, get_workspace_object
 from workspaces.models import App, Membership
 from workspaces.plans import ROLE_FOR, PlanRequired
 from workspaces.services import ServiceError

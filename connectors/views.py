@@ -15,8 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 
-from workspaces.access import get_workspace_for, get_workspace_object, require_role
-from workspaces.api.views import can_manage_app
+from workspaces.access import can_manage_app, get_workspace_for, get_workspace_object, require_role
 from workspaces.models import App, Membership
 from workspaces.plans import ROLE_FOR
 

@@ -15,9 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from workspaces.access import get_workspace_for, get_workspace_object, require_role
+from workspaces.access import can_manage_app, get_workspace_for, get_workspace_object, require_role
 from workspaces.api.sdk import SDKViewMixin, resolve_app
-from workspaces.api.views import can_manage_app
 from workspaces.models import App
 
 from .. import prompt_checks, services

@@ -73,6 +73,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# Error reports hide credentials in settings and request headers (see config/debug.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.debug.ReporterFilter"
 
 # CORS, for browser apps that use @base44/sdk from their own origin: only the SDK routes
 # (/api/apps/...), which authenticate with bearer tokens, never cookies, so no credentials are

@@ -70,3 +70,19 @@ def test_docs_page_serves_swagger_ui_locally(client):
     html = response.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
     assert "cdn" not in html.lower()
+
+
+def test_error_reports_hide_the_sdk_credentials(rf):
+    """A 500 report of a service-role call must not carry the service token or the end
+    user's token from `on-behalf-of`."""
+    from django.views.debug import ExceptionReporter
+
+    request = rf.post("/api/apps/x/integrations/custom/s/get:/a",
+                      HTTP_AUTHORIZATION="Bearer sbs_canary_service",
+                      HTTP_ON_BEHALF_OF="Bearer canary.enduser.jwt")
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError as exc:
+        report = ExceptionReporter(request, type(exc), exc, exc.__traceback__).get_traceback_text()
+    assert "boom" in report and "HTTP_ON_BEHALF_OF" in report
+    assert "canary.enduser.jwt" not in report and "sbs_canary_service" not in report

@@ -14,8 +14,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import credits, services
-
-# can_manage_app lives in access.py; catalog and connectors still import it from here.
 from ..access import can_manage_app, get_workspace_for, get_workspace_object, require_role
 from ..models import (
     App,
