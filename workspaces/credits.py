@@ -41,6 +41,22 @@ RETURNING id, balance_after
 """
 
 
+def _reference(reference: Any) -> tuple[str, str]:
+    """(reference_type, reference_id) recorded on an entry for the object that caused it."""
+    if reference is None:
+        return "", ""
+    return (reference._meta.label_lower,
+            str(getattr(reference, "public_id", None) or reference.pk))
+
+
+def _existing(idempotency_key: str, error: IntegrityError) -> CreditEntry:
+    """The entry a unique-key violation ran into; any other integrity error is raised."""
+    entry = CreditEntry.objects.filter(idempotency_key=idempotency_key).first()
+    if entry is None:
+        raise error
+    return entry
+
+
 def _fast_post(workspace: Workspace, *, kind: str, amount: int, reason: str,
                idempotency_key: str, reference: Any = None, reference_url: str = "",
                actor: Any = None, allow_negative: bool = True) -> CreditEntry | None:
@@ -48,10 +64,7 @@ def _fast_post(workspace: Workspace, *, kind: str, amount: int, reason: str,
     Returns None when it did not apply (no account row yet, or not enough credits)."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return None
-    ref_type = ref_id = ""
-    if reference is not None:
-        ref_type = reference._meta.label_lower
-        ref_id = str(getattr(reference, "public_id", None) or reference.pk)
+    ref_type, ref_id = _reference(reference)
     params = {"amount": amount, "workspace": workspace.pk, "allow_negative": allow_negative,
               "kind": kind, "reason": reason[:200], "ref_type": ref_type, "ref_id": ref_id,
               "ref_url": reference_url, "key": idempotency_key, "now": timezone.now(),
@@ -60,15 +73,18 @@ def _fast_post(workspace: Workspace, *, kind: str, amount: int, reason: str,
         with connection.cursor() as cursor:
             cursor.execute(_FAST_SQL, params)
             row = cursor.fetchone()
-    except IntegrityError:
-        return CreditEntry.objects.get(idempotency_key=idempotency_key)
+    except IntegrityError as error:
+        return _existing(idempotency_key, error)
     if row is None:
         return None
-    return CreditEntry(pk=row[0], workspace=workspace, kind=kind, amount=amount,
-                       balance_after=row[1], reason=reason[:200], reference_type=ref_type,
-                       reference_id=ref_id, reference_url=reference_url,
-                       idempotency_key=idempotency_key, created_at=params["now"],
-                       created_by_id=params["actor"])
+    entry = CreditEntry(pk=row[0], workspace=workspace, kind=kind, amount=amount,
+                        balance_after=row[1], reason=reason[:200], reference_type=ref_type,
+                        reference_id=ref_id, reference_url=reference_url,
+                        idempotency_key=idempotency_key, created_at=params["now"],
+                        created_by_id=params["actor"])
+    entry._state.adding = False  # it is in the database, as if loaded from it
+    entry._state.db = connection.alias
+    return entry
 
 
 def _post(
@@ -103,10 +119,7 @@ def _post(
                 raise InsufficientCredits(account.balance, -amount)
             account.balance += amount
             account.save(update_fields=["balance"])
-            ref_type = ref_id = ""
-            if reference is not None:
-                ref_type = reference._meta.label_lower
-                ref_id = str(getattr(reference, "public_id", None) or reference.pk)
+            ref_type, ref_id = _reference(reference)
             return CreditEntry.objects.create(
                 workspace=workspace,
                 kind=kind,
@@ -119,9 +132,9 @@ def _post(
                 idempotency_key=idempotency_key,
                 created_by=actor if getattr(actor, "is_authenticated", False) else None,
             )
-    except IntegrityError:
+    except IntegrityError as error:
         # This key was written before (or by another process just now): its entry is the answer.
-        return CreditEntry.objects.get(idempotency_key=idempotency_key)
+        return _existing(idempotency_key, error)
     except InsufficientCredits:
         existing = CreditEntry.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:  # a repeat of a charge that was made while credits were left

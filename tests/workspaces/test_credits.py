@@ -153,3 +153,10 @@ class TestAutocommitFastPath:
         with CaptureQueriesContext(connection) as queries:
             credits.charge(personas.workspace, 1, reason="call", idempotency_key="fast-one")
         assert len(queries) == 1 and queries[0]["sql"].lstrip().startswith("WITH account AS")
+
+    def test_the_returned_entry_behaves_as_saved(self, personas):
+        entry = credits.charge(personas.workspace, 1, reason="call", idempotency_key="fast-saved")
+        entry.reason = "call (edited)"
+        entry.save()  # an UPDATE of the row, not a second INSERT
+        assert CreditEntry.objects.get(idempotency_key="fast-saved").reason == "call (edited)"
+        assert CreditEntry.objects.filter(idempotency_key="fast-saved").count() == 1
