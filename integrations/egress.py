@@ -47,6 +47,7 @@ from urllib3.exceptions import (
 
 __all__ = [
     "HOP_BY_HOP_HEADERS",
+    "MANAGED_REQUEST_HEADERS",
     "PHASE_NOT_SENT",
     "PHASE_RESPONDED",
     "PHASE_SENT_UNCONFIRMED",
@@ -95,8 +96,9 @@ HOP_BY_HOP_HEADERS = frozenset(
         "upgrade",
     }
 )
-# Request headers we always compute ourselves; a caller's copy is dropped.
-_MANAGED_REQUEST_HEADERS = HOP_BY_HOP_HEADERS | {"host", "content-length"}
+#: Request headers we always compute ourselves; a caller's copy is dropped (and integrations
+#: and apps may not set them).
+MANAGED_REQUEST_HEADERS = HOP_BY_HOP_HEADERS | {"host", "content-length"}
 _USER_AGENT = "Switchboard-Egress/1.0"
 _MAX_URL_LENGTH = 8192
 _CHUNK = 64 * 1024
@@ -503,16 +505,45 @@ def check_url(
     return CheckedURL(scheme, host, port, path_and_query, tuple(addresses), is_ip)
 
 
-def check_url_shape(url: str, *, policy: EgressPolicy | None = None) -> CheckedURL:
-    """The URL-string layer only, plus the deny table for IP literals; no DNS, no connection.
+#: Host names whose address is known without asking DNS (RFC 6761 ``localhost``, the cloud
+#: metadata service names): ``check_url_shape`` checks them as that address, so they are
+#: refused unless the policy's allowlist permits the address.
+_WELL_KNOWN_HOSTS = {
+    "localhost": "127.0.0.1",
+    "metadata.google.internal": "169.254.169.254",
+    "metadata.goog": "169.254.169.254",
+    "metadata": "169.254.169.254",
+    "instance-data": "169.254.169.254",
+    "instance-data.ec2.internal": "169.254.169.254",
+}
 
-    For configuration forms (an integration's base URL): a hostname is accepted here and
-    checked again, resolved and pinned, on every real call.
+
+def _well_known_address(host: str) -> str | None:
+    name = host.lower().rstrip(".")
+    if name.endswith(".localhost"):
+        return "127.0.0.1"
+    return _WELL_KNOWN_HOSTS.get(name)
+
+
+def check_url_shape(url: str, *, policy: EgressPolicy | None = None) -> CheckedURL:
+    """The URL-string layer only, plus the deny table for IP literals and well-known local
+    names (``localhost``, cloud metadata hosts); no DNS, no connection.
+
+    For configuration forms (an integration's base URL, a spec URL, a connector's endpoints):
+    any other hostname is accepted here and checked again, resolved and pinned, on every real
+    call.
     """
     policy = policy or EgressPolicy.from_settings()
     scheme, host, port, path_and_query, is_ip = _parse_url(url, policy)
     if is_ip:
         check_address(host, policy=policy)
+    else:
+        address = _well_known_address(host)
+        if address is not None:
+            try:
+                check_address(address, policy=policy)
+            except EgressBlocked as exc:
+                raise EgressBlocked(f"{host} is a local name ({exc.reason})") from None
     return CheckedURL(scheme, host, port, path_and_query, (host,) if is_ip else (), is_ip)
 
 
@@ -783,7 +814,7 @@ def _clean_request_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in (headers or {}).items():
         validate_header(name, value)
-        if name.lower() not in _MANAGED_REQUEST_HEADERS:
+        if name.lower() not in MANAGED_REQUEST_HEADERS:
             out[name] = value
     return out
 

@@ -95,10 +95,12 @@ def header_inputs(rows: list[HeaderRow]) -> list[services.HeaderInput]:
 
 
 def rows_for_redisplay(rows: list[HeaderRow]) -> list[HeaderRow]:
-    """After a failed save: keep names and plain values, never a sensitive value."""
+    """After a failed save: keep names and plain values, never a sensitive value. A row shows
+    as kept (masked) only when it sent no value; a typed sensitive value is asked again (also
+    in a kept row whose name became sensitive)."""
     out = []
     for r in rows:
-        if r.sensitive and not r.keep:
+        if r.sensitive and (r.value or not r.keep):
             out.append(HeaderRow(name=r.name, sensitive=True, retype=bool(r.value)))
         elif r.sensitive:
             out.append(HeaderRow(name=r.name, keep=True, sensitive=True))

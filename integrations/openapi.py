@@ -223,26 +223,28 @@ class OperationsDiff:
 # --------------------------------------------------------------------------------------------
 
 
-def _spec_error_too_large(size: int, limit: int = MAX_SPEC_BYTES) -> SpecError:
+def too_large_error(size: int, limit: int = MAX_SPEC_BYTES) -> SpecError:
     return SpecError(
         f"The spec is too large ({size / 1048576:.1f} MiB); the limit is {limit // 1048576} MiB.",
         "too_large",
     )
 
 
-def _decode(data: str | bytes | bytearray) -> str:
+def decode_text(data: str | bytes | bytearray) -> str:
+    """The spec's text: UTF-8 (a BOM is dropped) or UTF-16 with a BOM; SpecError when it is
+    not text or over the size cap."""
     if isinstance(data, str):
         if len(data) > MAX_SPEC_BYTES:
-            raise _spec_error_too_large(len(data))
+            raise too_large_error(len(data))
         if len(data) * 4 > MAX_SPEC_BYTES:
             size = len(data.encode("utf-8", "surrogatepass"))
             if size > MAX_SPEC_BYTES:
-                raise _spec_error_too_large(size)
+                raise too_large_error(size)
         return data[1:] if data.startswith("\ufeff") else data
     if not isinstance(data, bytes | bytearray):
         raise SpecError("The spec must be text.", "not_json_or_yaml")
     if len(data) > MAX_SPEC_BYTES:
-        raise _spec_error_too_large(len(data))
+        raise too_large_error(len(data))
     raw = bytes(data)
     try:
         if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -579,7 +581,7 @@ def _normalize(root: Any) -> tuple[Any, set[str]]:
 
 
 def _load(data: str | bytes | bytearray, *, require_object: bool = True) -> tuple[Any, set[str]]:
-    text = _decode(data)
+    text = decode_text(data)
     stripped = text.lstrip()
     if not stripped:
         raise SpecError("The spec is empty.", "empty")
@@ -653,6 +655,18 @@ def _walk_tokens(doc: Any, tokens: list[str]) -> Any:
         else:
             raise KeyError(token)
     return node
+
+
+def resolve_ref(doc: Any, ref: str) -> Any:
+    """The target of an internal ``$ref`` (``#/...``), not followed further; None when it is
+    external or does not resolve. For lenient readers of a stored document (snippets, the
+    proxy's coercion hints); the import's checks use ``_Resolver``."""
+    if not ref.startswith("#"):
+        return None
+    try:
+        return _walk_tokens(doc, _split_pointer(ref[1:]))
+    except (KeyError, IndexError, TypeError):
+        return None
 
 
 def _is_external(ref: str) -> bool:
@@ -1546,7 +1560,7 @@ def bundle(
                 ) from None
             total += len(text) if isinstance(text, bytes) else len(text.encode("utf-8"))
             if total > max_total_bytes:
-                raise _spec_error_too_large(total, max_total_bytes)
+                raise too_large_error(total, max_total_bytes)
             try:
                 files[target] = load_document(text, require_object=False)
             except SpecError as exc:

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "X-Request-Id"
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 #: Request headers an app may never add (the transport computes them, or hop-by-hop).
-APP_FORBIDDEN_HEADERS = egress.HOP_BY_HOP_HEADERS | {"host", "content-length"}
+APP_FORBIDDEN_HEADERS = egress.MANAGED_REQUEST_HEADERS
 #: Response headers never shown to apps (``include_headers``): hop-by-hop (see
 #: ``egress.strip_hop_by_hop``), framing of *our* response, and cookies of the shared account.
 HIDDEN_RESPONSE_HEADERS = frozenset({"content-length", "content-encoding", "set-cookie",

@@ -276,16 +276,10 @@ def _operation_ids(doc: Mapping[str, Any], selected: frozenset[str]) -> dict[str
 def _deref(schema: Any, doc: Mapping[str, Any], depth: int = 0) -> Any:
     """Follow internal ``$ref``s of a schema (for coercion hints only)."""
     while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and depth < 20:
-        ref = schema["$ref"]
-        if not ref.startswith("#/"):
+        target = openapi.resolve_ref(doc, schema["$ref"])
+        if target is None:
             return {}
-        node: Any = doc
-        for token in ref[2:].split("/"):
-            token = token.replace("~1", "/").replace("~0", "~")
-            if not isinstance(node, dict) or token not in node:
-                return {}
-            node = node[token]
-        schema, depth = node, depth + 1
+        schema, depth = target, depth + 1
     return schema
 
 

@@ -15,7 +15,6 @@ For the proxy: ``integration_headers(integration)`` (sensitive values resolved f
 from __future__ import annotations
 
 import json
-import logging
 import re
 import signal
 import threading
@@ -29,6 +28,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, QuerySet
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -38,8 +38,6 @@ from workspaces.services import ServiceError, queue_email_text
 
 from . import egress, openapi
 from .models import CallLog, IntegrationHeader, SpecImport, WorkspaceIntegration
-
-log = logging.getLogger(__name__)
 
 FEATURE = "workspace_integrations"
 
@@ -54,7 +52,7 @@ SENSITIVE_HEADER_PARTS = (
     "authorization", "apikey", "api-key", "cookie",
 )
 #: Headers an integration may not set: the transport computes them, or they are hop-by-hop.
-FORBIDDEN_HEADER_NAMES = egress.HOP_BY_HOP_HEADERS | {"host", "content-length"}
+FORBIDDEN_HEADER_NAMES = egress.MANAGED_REQUEST_HEADERS
 MAX_HEADERS = 20
 MAX_HEADER_VALUE = 8192
 MAX_NAME = 100
@@ -203,39 +201,13 @@ def _spec_error(exc: openapi.SpecError, field_name: str | None = None) -> Integr
     return IntegrationError(exc.message, exc.code, field_name)
 
 
+def _user(actor: Any) -> Any:
+    """The actor as a ``created_by`` value: the user, or None for a task or an anonymous one."""
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
 def _check_plan(workspace: Workspace) -> None:
     plans.require(workspace, FEATURE)
-
-
-#: Host names whose address is known without asking DNS (RFC 6761 ``localhost``, the cloud
-#: metadata service names): checked as that address, so the address check of a URL (no DNS,
-#: no connection) refuses them too unless the egress allowlist permits the address.
-_WELL_KNOWN_HOSTS = {
-    "localhost": "127.0.0.1",
-    "metadata.google.internal": "169.254.169.254",
-    "metadata.goog": "169.254.169.254",
-    "metadata": "169.254.169.254",
-    "instance-data": "169.254.169.254",
-    "instance-data.ec2.internal": "169.254.169.254",
-}
-
-
-def check_address_only(url: str) -> None:
-    """The SSRF rules as a check of the address only (no DNS, no connection): scheme, port,
-    userinfo, IP literals against the deny table, and well-known local names. Every real
-    fetch or call resolves, pins and checks the address again. Raises ``EgressError``."""
-    checked = egress.check_url_shape(url)
-    if checked.is_ip_literal:
-        return
-    host = checked.host.lower().rstrip(".")
-    address = _WELL_KNOWN_HOSTS.get(host)
-    if address is None and (host.endswith(".localhost") or host == "localhost"):
-        address = "127.0.0.1"
-    if address is not None:
-        try:
-            egress.check_address(address)
-        except egress.EgressBlocked as exc:
-            raise egress.EgressBlocked(f"{host} is a local name ({exc.reason})") from None
 
 
 def _clean_url(url: str) -> str:
@@ -245,7 +217,7 @@ def _clean_url(url: str) -> str:
     if len(url) > 2000:
         raise IntegrationError("Keep the URL under 2,000 characters.", "invalid_url", "url")
     try:
-        check_address_only(url)
+        egress.check_url_shape(url)
     except egress.EgressError as exc:
         raise IntegrationError(f"This URL can't be used: {exc.reason}.", "invalid_url", "url")
     return url
@@ -269,16 +241,9 @@ def start_url_import(workspace: Workspace, *, actor: Any, url: str,
     spec_import = SpecImport.objects.create(
         workspace=workspace, integration=integration, purpose=purpose,
         source=SpecImport.Source.URL, source_url=url, status=SpecImport.Status.PENDING,
-        created_by=actor if getattr(actor, "is_authenticated", False) else None)
+        created_by=_user(actor))
     _schedule_import(spec_import)
     return spec_import
-
-
-def _too_large(size: int) -> openapi.SpecError:
-    limit = openapi.MAX_SPEC_BYTES // 1048576
-    return openapi.SpecError(
-        f"The spec is too large ({size / 1048576:.1f} MiB); the limit is {limit} MiB.",
-        "too_large")
 
 
 def _text_size(text: str) -> int:
@@ -291,12 +256,10 @@ def import_pasted(workspace: Workspace, *, actor: Any, text: str | bytes) -> Spe
     message and nothing is stored. A good one is stored and validated by a Celery task."""
     _check_plan(workspace)
     if isinstance(text, bytes):
-        if len(text) > openapi.MAX_SPEC_BYTES:
-            raise _spec_error(_too_large(len(text)), "spec")
-        text = _decode(text)
+        text = decode_spec(text)
     size = _text_size(text)
     if size > openapi.MAX_SPEC_BYTES:
-        raise _spec_error(_too_large(size), "spec")
+        raise spec_too_large(size)
     try:
         parsed = openapi.parse_spec(text)
     except openapi.SpecError as exc:
@@ -305,7 +268,7 @@ def import_pasted(workspace: Workspace, *, actor: Any, text: str | bytes) -> Spe
     spec_import = SpecImport(
         workspace=workspace, purpose=SpecImport.Purpose.CREATE, source=SpecImport.Source.PASTE,
         raw_text=text, status=SpecImport.Status.RUNNING, stage="validating",
-        created_by=actor if getattr(actor, "is_authenticated", False) else None)
+        created_by=_user(actor))
     _fill_from_parsed(spec_import, parsed, size, source_url=None)
     spec_import.save()
     _schedule_import(spec_import)
@@ -314,24 +277,15 @@ def import_pasted(workspace: Workspace, *, actor: Any, text: str | bytes) -> Spe
 
 def spec_too_large(size: int) -> IntegrationError:
     """The refusal of a spec over the size cap, for input layers that measure it first."""
-    return _spec_error(_too_large(size), "spec")
+    return _spec_error(openapi.too_large_error(size), "spec")
 
 
 def decode_spec(data: bytes) -> str:
     """Text of an uploaded spec (UTF-8, or UTF-16 with a BOM), or a clear refusal."""
-    return _decode(data)
-
-
-def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "utf-16"):
-        if encoding == "utf-16" and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            continue
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise IntegrationError("The spec is not UTF-8 text (is it a binary file?).",
-                           "not_json_or_yaml", "spec")
+    try:
+        return openapi.decode_text(data)
+    except openapi.SpecError as exc:
+        raise _spec_error(exc, "spec") from None
 
 
 def _refuse_nul(text: str) -> None:
@@ -470,7 +424,7 @@ def parse_fetched(data: bytes, final_url: str) -> tuple[openapi.ParsedSpec, str]
     """Parse a fetched spec, bundling files beside it (same origin, count/size/time limits).
     Returns the parsed spec and the text to store (one document, JSON when bundled)."""
     if len(data) > openapi.MAX_SPEC_BYTES:
-        raise _too_large(len(data))
+        raise openapi.too_large_error(len(data))
     parsed = openapi.parse_spec(data, source_url=final_url,
                                 fetch=_bundle_fetcher(time.monotonic() + bundle_deadline()),
                                 max_files=bundle_max_files())
@@ -478,11 +432,11 @@ def parse_fetched(data: bytes, final_url: str) -> tuple[openapi.ParsedSpec, str]
         text = json.dumps(parsed.doc, ensure_ascii=False, separators=(",", ":"))
     else:
         try:
-            text = _decode(data)
+            text = decode_spec(data)
         except IntegrationError:
             text = json.dumps(parsed.doc, ensure_ascii=False, separators=(",", ":"))
     if _text_size(text) > openapi.MAX_SPEC_BYTES:
-        raise _too_large(_text_size(text))
+        raise openapi.too_large_error(_text_size(text))
     return parsed, text
 
 
@@ -594,6 +548,13 @@ def operations_of(spec_import: SpecImport) -> list[dict[str, Any]]:
     return list(spec_import.operations or [])
 
 
+def operation_search_text(op: dict[str, Any]) -> str:
+    """What an operation search looks in (lower case): method, path, operationId, summary and
+    tags. The operations page filters on it in the browser, the API on the server."""
+    return " ".join([op["method"], op["path"], op.get("operation_id") or "",
+                     op.get("summary") or "", *(op.get("tags") or [])]).lower()
+
+
 # --- validation of integration fields -----------------------------------------------------------
 
 
@@ -659,7 +620,7 @@ def clean_base_url(url: str) -> str:
         raise IntegrationError("The base URL can't have a query string or fragment.",
                                "invalid_url", "base_url")
     try:
-        check_address_only(url)
+        egress.check_url_shape(url)
     except egress.EgressError as exc:
         raise IntegrationError(f"This base URL can't be used: {exc.reason}.", "invalid_url",
                                "base_url")
@@ -854,15 +815,17 @@ def _audit(integration: WorkspaceIntegration, *, actor: Any, action: str,
 
 @transaction.atomic
 def create_integration(workspace: Workspace, *, actor: Any, spec_import: SpecImport, slug: str,
-                       name: str, base_url: str, operation_keys: Iterable[str],
+                       name: str, operation_keys: Iterable[str], base_url: str = "",
                        description: str = "",
                        headers: Sequence[HeaderInput] = ()) -> WorkspaceIntegration:
+    """Create an integration from a ready import; an empty ``base_url`` means the spec's
+    server URL."""
     _check_plan(workspace)
     spec_import = _spec_for(workspace, spec_import)
     slug = _clean_slug(workspace, slug)
     name = _clean_name(name)
     description = _clean_description(description)
-    base_url = clean_base_url(base_url)
+    base_url = clean_base_url(base_url or spec_import.default_base_url)
     keys = clean_operation_keys(workspace, operation_keys,
                                 (op["key"] for op in operations_of(spec_import)))
     plan = _clean_headers(list(headers), {})
@@ -877,7 +840,7 @@ def create_integration(workspace: Workspace, *, actor: Any, spec_import: SpecImp
                 workspace=workspace, slug=slug, name=name, description=description,
                 base_url=base_url, spec=spec_import, selected_keys=keys,
                 operations_doc=operations_doc,
-                created_by=actor if getattr(actor, "is_authenticated", False) else None)
+                created_by=_user(actor))
     except IntegrityError:
         raise IntegrationError(f"An integration with the slug “{slug}” already exists in this "
                                "workspace.", "duplicate_slug", "slug")
@@ -1070,17 +1033,20 @@ def start_check(integration_id: int) -> SpecImport | None:
                                                                         flat=True).first()
     if not url:
         return None
-    with transaction.atomic():
-        spec_import = SpecImport.objects.create(
-            workspace=integration.workspace, integration=integration,
-            purpose=SpecImport.Purpose.CHECK, source=SpecImport.Source.URL, source_url=url)
-    return spec_import
+    return SpecImport.objects.create(
+        workspace=integration.workspace, integration=integration,
+        purpose=SpecImport.Purpose.CHECK, source=SpecImport.Source.URL, source_url=url)
+
+
+def _affected(diff: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The selected operations a check found (removed, changed)."""
+    gone = set(diff.get("removed", []))
+    affected = diff.get("affected", [])
+    return [k for k in affected if k in gone], [k for k in affected if k not in gone]
 
 
 def _notice_text(diff: dict[str, Any], url: str) -> str:
-    affected = diff.get("affected", [])
-    removed = [k for k in affected if k in diff.get("removed", [])]
-    changed = [k for k in affected if k not in removed]
+    removed, changed = _affected(diff)
     parts = []
     if removed:
         parts.append(f"{len(removed)} selected operation(s) no longer exist: "
@@ -1116,20 +1082,20 @@ def _after_check(spec_import: SpecImport) -> None:
 
 def _email_admins(integration: WorkspaceIntegration, diff: dict[str, Any], url: str) -> None:
     site = _setting("SITE_URL", "").rstrip("/")
-    link = f"{site}/w/{integration.workspace.public_id}/integrations/{integration.public_id}/"
+    link = site + reverse("integration-detail",
+                          args=[integration.workspace.public_id, integration.public_id])
     recipients = (Membership.objects.filter(workspace=integration.workspace,
-                                            role__in=[Role.ADMIN, Role.OWNER])
-                  .select_related("user").order_by("user__email"))
-    affected = diff.get("affected", [])
+                                            role__in=[Role.ADMIN, Role.OWNER],
+                                            user__is_active=True)
+                  .order_by("user__email").values_list("user__email", flat=True))
+    removed, changed = _affected(diff)
     body = render_to_string("integrations/email_spec_changed.txt", {
-        "integration": integration, "url": url, "link": link,
-        "removed": [k for k in affected if k in diff.get("removed", [])],
-        "changed": [k for k in affected if k not in diff.get("removed", [])],
+        "integration": integration, "url": url, "link": link, "removed": removed,
+        "changed": changed,
     })
     subject = f"Integration “{integration.name}”: its API spec changed"
-    for m in recipients:
-        if m.user.is_active:
-            queue_email_text(m.user.email, subject, body)
+    for email in recipients:
+        queue_email_text(email, subject, body)
 
 
 def cleanup_abandoned_imports(days: int = 7) -> int:

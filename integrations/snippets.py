@@ -31,21 +31,6 @@ _FORMATS = {
 }
 
 
-def _resolve(doc: Any, ref: str) -> Any:
-    if not ref.startswith("#"):
-        return {}
-    node = doc
-    for token in ref[1:].split("/")[1:]:
-        token = token.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            return {}
-    return node
-
-
 def _small(value: Any) -> bool:
     return len(json.dumps(value, default=str)) <= 200
 
@@ -58,7 +43,7 @@ def skeleton(schema: Any, doc: Any, depth: int = 0, seen: frozenset[str] = froze
     if isinstance(ref, str):
         if ref in seen or depth > MAX_DEPTH:
             return {}
-        return skeleton(_resolve(doc, ref), doc, depth, seen | {ref})
+        return skeleton(openapi.resolve_ref(doc, ref), doc, depth, seen | {ref})
     for key in ("example", "default"):
         if key in schema and _small(schema[key]):
             return schema[key]

@@ -101,12 +101,12 @@ def integration_list(request: HttpRequest, workspace_id: str) -> HttpResponse:
                           "selected_keys", "last_used_at", "notice", "workspace_id")
                     .order_by("name"))
     context = _ctx(m, integrations=integrations)
-    if not plans.allows(m.workspace, services.FEATURE):
-        try:
-            plans.require(m.workspace, services.FEATURE)
-        except plans.PlanRequired as exc:
-            context["plan_message"] = exc.message
-        return render(request, "integrations/list.html", context, status=403)
+    try:
+        plans.require(m.workspace, services.FEATURE)
+    except plans.PlanRequired as exc:
+        # Listed anyway: a workspace that left the plan can still delete its integrations.
+        return render(request, "integrations/list.html", {**context, "plan_message": exc.message},
+                      status=403)
     return render(request, "integrations/list.html", context)
 
 
@@ -172,7 +172,7 @@ def _refilled(request: HttpRequest, form: SpecSourceForm, data: bytes) -> SpecSo
     return refilled
 
 
-def _status_payload(request: HttpRequest, spec_import: SpecImport) -> dict[str, Any]:
+def _status_payload(spec_import: SpecImport) -> dict[str, Any]:
     done = spec_import.status in (SpecImport.Status.READY, SpecImport.Status.FAILED)
     return {
         "id": spec_import.public_id,
@@ -205,7 +205,7 @@ def _import_page(request: HttpRequest, m: Membership, spec_import: SpecImport,
     is_current = bool(integration and integration.spec_id == spec_import.pk)
     context = _ctx(
         m, spec_import=spec_import, integration=integration, step=1,
-        status=_status_payload(request, spec_import),
+        status=_status_payload(spec_import),
         operation_count=len(spec_import.operations or []),
         status_url=reverse("integration-import-status",
                            args=[workspace_id, spec_import.public_id]),
@@ -232,7 +232,7 @@ def import_status(request: HttpRequest, workspace_id: str, import_id: str) -> Js
     spec_import, _m = get_workspace_object(
         request.user, workspace_id, SpecImport.objects.defer("raw_text"), MANAGE,
         public_id=import_id)
-    return JsonResponse(_status_payload(request, spec_import))
+    return JsonResponse(_status_payload(spec_import))
 
 
 # --- step 2: operations -------------------------------------------------------------------------
@@ -245,13 +245,12 @@ def operation_rows_html(operations: list[dict[str, Any]], checked: set[str]) -> 
     for i, op in enumerate(operations):
         key = op["key"]
         tags = ", ".join(op.get("tags") or [])
-        search = " ".join((op["method"], op["path"], op.get("operation_id") or "",
-                           op.get("summary") or "", tags)).lower()
         parts.append(
             '<tr data-search="{s}"><td><input type="checkbox" name="op" value="{k}" id="op-{i}"'
             '{c}></td><td><label for="op-{i}" class="method m-{m}">{M}</label></td>'
             '<td><code>{p}</code>{d}</td><td>{o}</td><td>{su}</td><td>{t}</td></tr>'.format(
-                s=escape(search), k=escape(key), i=i, c=" checked" if key in checked else "",
+                s=escape(services.operation_search_text(op)), k=escape(key), i=i,
+                c=" checked" if key in checked else "",
                 m=escape(op["method"]), M=escape(op["method"].upper()), p=escape(op["path"]),
                 d=' <span class="badge">deprecated</span>' if op.get("deprecated") else "",
                 o=escape(op.get("operation_id") or ""), su=escape(op.get("summary") or ""),

@@ -119,6 +119,13 @@ class IntegrationHeaderSerializer(serializers.Serializer):
         "Plain headers only, and only for admins; null for sensitive headers."))
 
 
+def header_data(integration: WorkspaceIntegration, *, can_manage: bool) -> list[dict[str, Any]]:
+    """The headers as the API shows them: never a sensitive value; plain values to admins."""
+    return [{"name": h.name, "sensitive": h.sensitive,
+             "value": None if h.sensitive or not can_manage else h.value}
+            for h in integration.headers.all()]
+
+
 class IntegrationHeadersSerializer(serializers.Serializer):
     headers = IntegrationHeaderInputSerializer(many=True)
 
@@ -160,10 +167,7 @@ class WorkspaceIntegrationSerializer(serializers.Serializer):
 
     @extend_schema_field(IntegrationHeaderSerializer(many=True))
     def get_headers(self, obj: WorkspaceIntegration) -> list[dict[str, Any]]:
-        admin = self.context.get("can_manage", False)
-        return [{"name": h.name, "sensitive": h.sensitive,
-                 "value": None if h.sensitive or not admin else h.value}
-                for h in obj.headers.all()]
+        return header_data(obj, can_manage=self.context.get("can_manage", False))
 
 
 class WorkspaceIntegrationDetailSerializer(WorkspaceIntegrationSerializer):

@@ -197,11 +197,8 @@ class IntegrationImportOperationsView(APIView):
         operations = services.operations_of(spec_import)
         terms = (request.query_params.get("search") or "").lower().split()
         if terms:
-            def haystack(op: dict[str, Any]) -> str:
-                return " ".join([op["method"], op["path"], op.get("operation_id") or "",
-                                 op.get("summary") or "", *op.get("tags", [])]).lower()
-
-            operations = [op for op in operations if all(t in haystack(op) for t in terms)]
+            operations = [op for op in operations
+                          if all(t in services.operation_search_text(op) for t in terms)]
         return Response(s.IntegrationOperationSerializer(operations, many=True).data)
 
 
@@ -226,7 +223,7 @@ class IntegrationListView(APIView):
         integration = services.create_integration(
             m.workspace, actor=request.user, spec_import=spec_import, slug=v["slug"],
             name=v["name"], description=v.get("description", ""),
-            base_url=v.get("base_url") or spec_import.default_base_url,
+            base_url=v.get("base_url", ""),
             operation_keys=v["operations"], headers=_headers(v.get("headers")) or [])
         integration = _integration(m, integration.public_id)
         return Response(s.WorkspaceIntegrationDetailSerializer(integration, context=_ctx(m)).data,
@@ -272,9 +269,7 @@ class IntegrationHeadersView(APIView):
     @extend_schema(tags=TAG, responses=s.IntegrationHeaderSerializer(many=True))
     def get(self, request: Request, workspace_id: str, integration_id: str) -> Response:
         m = _member(request, workspace_id)
-        integration = _integration(m, integration_id)
-        data = s.WorkspaceIntegrationSerializer(integration, context=_ctx(m)).data["headers"]
-        return Response(data)
+        return Response(s.header_data(_integration(m, integration_id), **_ctx(m)))
 
     @extend_schema(tags=TAG, request=s.IntegrationHeadersSerializer,
                    responses=s.IntegrationHeaderSerializer(many=True),
@@ -286,9 +281,7 @@ class IntegrationHeadersView(APIView):
         data.is_valid(raise_exception=True)
         services.set_headers(integration, actor=request.user,
                              headers=_headers(data.validated_data["headers"]) or [])
-        integration = _integration(m, integration_id)
-        return Response(s.WorkspaceIntegrationSerializer(integration,
-                                                         context=_ctx(m)).data["headers"])
+        return Response(s.header_data(_integration(m, integration_id), **_ctx(m)))
 
 
 class IntegrationOperationsView(APIView):
@@ -297,10 +290,7 @@ class IntegrationOperationsView(APIView):
     def get(self, request: Request, workspace_id: str, integration_id: str) -> Response:
         m = _member(request, workspace_id)
         integration = _integration(m, integration_id)
-        rows = [{"key": op.key, "method": op.method, "path": op.path,
-                 "operation_id": op.operation_id, "summary": op.summary, "tags": op.tags,
-                 "snippet": op.snippet, "params": op.params}
-                for op in services.operation_views(integration)]
+        rows = services.operation_views(integration)
         return Response(s.IntegrationSelectedOperationSerializer(rows, many=True).data)
 
 

@@ -909,3 +909,18 @@ class TestCheckUrlShape:
 
         with pytest.raises(EgressBlocked):
             check_url_shape(url)
+
+    @pytest.mark.parametrize("url", ["http://localhost:8000/", "http://LocalHost/x",
+                                     "https://api.localhost/", "http://metadata.google.internal/",
+                                     "http://instance-data/latest"])
+    def test_refuses_well_known_local_names_without_dns(self, url):
+        """Every user of the shape check (integration and spec URLs, connector endpoints)
+        refuses the names whose address is known without DNS."""
+        from integrations.egress import EgressBlocked, EgressPolicy, check_url_shape
+
+        with pytest.raises(EgressBlocked, match="is a local name"):
+            check_url_shape(url, policy=EgressPolicy(allowed_ports=frozenset({80, 443, 8000})))
+        if "localhost" in url.lower():  # an allowlisted loopback range lets it through
+            loopback = EgressPolicy(allow_cidrs=("127.0.0.0/8",),
+                                    allowed_ports=frozenset({80, 443, 8000}))
+            assert check_url_shape(url, policy=loopback).addresses == ()

@@ -118,6 +118,25 @@ def test_upload_a_file(admin_client, personas, django_capture_on_commit_callback
     assert SpecImport.objects.get().status == "ready"
 
 
+def test_an_uploaded_file_must_be_text(admin_client, personas):
+    """UTF-16 with a BOM is read; a binary file is refused at the file field, with a message
+    that says where it stopped being text, and nothing is stored."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    text = json.dumps(CONTACTS_V1)
+    upload = SimpleUploadedFile("spec.json", ("\ufeff" + text).encode("utf-16-le"))
+    response = admin_client.post(ws_url(personas, "integration-new"),
+                                 {"source": "paste", "spec": "", "spec_file": upload})
+    assert response.status_code == 302
+    assert SpecImport.objects.get().title == "Contacts"
+    upload = SimpleUploadedFile("spec.bin", b"openapi: 3.0.0\n\xc3\x28 binary")
+    response = admin_client.post(ws_url(personas, "integration-new"),
+                                 {"source": "paste", "spec": "", "spec_file": upload})
+    html = html_module.unescape(response.content.decode())
+    assert response.status_code == 200
+    assert "not UTF-8 text (invalid byte at offset 15)" in html
+    assert SpecImport.objects.count() == 1
+
 def test_a_big_paste_sent_as_a_file_comes_back_in_the_editor_when_refused(admin_client,
                                                                           personas):
     """wizard.js sends a paste over 1 MB as a file named pasted-spec.txt (form fields are
@@ -230,6 +249,27 @@ def test_edit_page_masks_sensitive_headers_and_keeps_them(admin_client, personas
                             "base_url": "https://api.example.com/v1", "header_keep": ["1"],
                             "header_name": ["X-Tenant"], "header_value": ["globex"]})
     assert services.integration_headers(integration) == {"X-Tenant": "globex"}
+
+
+def test_a_sensitive_value_typed_into_a_kept_row_is_asked_again_after_a_failed_save(
+        admin_client, personas):
+    """A plain header renamed to a sensitive name (its typed value now a secret): after a failed
+    save the row asks for the value again, instead of showing it as a stored (masked) value
+    that does not exist."""
+    integration = make_integration(personas.workspace, personas.admin, headers=[
+        HeaderInput("X-Tenant", "acme")])
+    url = ws_url(personas, "integration-edit", integration.public_id)
+    secret_value = canary()
+    response = admin_client.post(url, {
+        "slug": "contacts", "name": "Contacts", "base_url": "not a url",
+        "header_keep": ["1"], "header_name": ["X-Tenant-Token"],
+        "header_value": [secret_value]})
+    html = response.content.decode()
+    assert response.status_code == 200 and "https://" in html
+    assert 'value="X-Tenant-Token"' in html and "enter it again" in html
+    assert "sensitive – delete to change" not in html
+    assert secret_value not in html
+    assert services.integration_headers(integration) == {"X-Tenant": "acme"}
 
 
 def test_edit_is_blocked_when_a_header_cannot_be_decrypted(admin_client, personas, settings):

@@ -48,6 +48,7 @@ PAGES = [
     ("/w/{ws}/integrations/imports/{imp}/", "admin"),
     ("/w/{ws}/integrations/imports/{imp}/status/", "admin"),
     ("/w/{ws}/integrations/imports/{imp}/operations/", "admin"),
+    ("/w/{ws}/integrations/imports/{imp}/configure/", "admin"),
     ("/w/{ws}/integrations/{i}/edit/", "admin"),
     ("/w/{ws}/integrations/{i}/edit/operations/", "admin"),
     ("/w/{ws}/integrations/{i}/delete/", "admin"),
@@ -56,6 +57,8 @@ PAGES = [
 PAGE_POSTS = [
     ("/w/{ws}/integrations/new/", {"source": "paste", "spec": json.dumps(CONTACTS_V1)}),
     ("/w/{ws}/integrations/imports/{imp}/operations/", {"op": ["get:/contacts"]}),
+    ("/w/{ws}/integrations/imports/{imp}/configure/", {"slug": "new-one", "name": "New",
+                                                       "base_url": "https://api.example.com"}),
     ("/w/{ws}/integrations/{i}/edit/", {"slug": "contacts", "name": "X",
                                         "base_url": "https://api.example.com"}),
     ("/w/{ws}/integrations/{i}/edit/operations/", {"op": ["get:/contacts"]}),

@@ -357,6 +357,8 @@ def test_periodic_check_notifies_admins_once(personas, upstream,
     assert "post:/contacts" in integration.notice
     assert sorted(m.to[0] for m in mail.outbox) == ["admin@example.com", "owner@example.com"]
     assert "delete:/contacts/{id}" in mail.outbox[0].body
+    assert (f"/w/{integration.workspace.public_id}/integrations/{integration.public_id}/"
+            in mail.outbox[0].body)
     assert SpecImport.objects.filter(integration=integration, purpose="check").count() == 1
     pasted.refresh_from_db()
     assert pasted.notice == ""

@@ -262,3 +262,27 @@ def test_api_body_that_is_not_json_is_read_as_the_spec(api, personas):
                            content_type="application/json")
     assert response.status_code == 400 and response.json()["code"] == "not_json_or_yaml"
     assert "line 1, column" in response.json()["detail"]
+
+
+def test_the_list_endpoint_runs_a_bounded_number_of_queries(api, personas):
+    """The same number of queries for one integration or five (headers are prefetched)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api(personas.member)
+    url = f"/api/v1/workspaces/{personas.workspace.public_id}/integrations/"
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    make_integration(personas.workspace, personas.admin, slug="crm-0",
+                     headers=[HeaderInput("X-Api-Key", "k"), HeaderInput("X-Tenant", "t")])
+    count()  # warm: the token's last-used stamp is written once
+    one = count()
+    for n in range(1, 5):
+        make_integration(personas.workspace, personas.admin, slug=f"crm-{n}",
+                         headers=[HeaderInput("X-Api-Key", "k"), HeaderInput("X-Tenant", "t")])
+    assert len(client.get(url).json()) == 5
+    assert count() == one

@@ -915,3 +915,12 @@ def test_validation_agrees_with_prance(name: str, parsed: Callable[[str], oa.Par
     assert bool(findings) == (prance_error is not None), (prance_error, findings[:3])
     if prance_error is not None:
         assert any(prance_error[:80] in f.message for f in findings), prance_error
+
+
+def test_resolve_ref_is_lenient() -> None:
+    doc = {"components": {"schemas": {"a/b": {"type": "string"}, "L": [{"x": 1}]}}}
+    assert oa.resolve_ref(doc, "#/components/schemas/a~1b") == {"type": "string"}
+    assert oa.resolve_ref(doc, "#/components/schemas/L/0") == {"x": 1}
+    assert oa.resolve_ref(doc, "#") is doc
+    for ref in ("#/components/missing", "#/components/schemas/L/7", "other.yaml#/x", "#x"):
+        assert oa.resolve_ref(doc, ref) is None
