@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
 CREDITS_MESSAGE = "You have reached the limit of integrations for this month"
-_NEVER_FORWARDED = egress.HOP_BY_HOP_HEADERS | {"host", "content-length", "authorization",
-                                                "cookie", "proxy-authorization"}
+_NEVER_FORWARDED = egress.MANAGED_REQUEST_HEADERS | {"authorization", "cookie",
+                                                    "proxy-authorization"}
 _BAD_PATH = re.compile(r"[\x00-\x20\x7f\\#]")
 
 

@@ -8,6 +8,8 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 
+from workspaces.forms import add_service_error
+
 from . import openapi, services
 
 
@@ -57,8 +59,7 @@ class ConfigureForm(forms.Form):
                                help_text="Every call goes to this URL + the operation's path.")
 
     def add_service_error(self, exc: services.IntegrationError) -> None:
-        name = exc.field if exc.field in self.fields else None
-        self.add_error(name, exc.message)
+        add_service_error(self, exc)
 
 
 @dataclass

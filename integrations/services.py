@@ -77,11 +77,8 @@ STAGES = {
 
 
 class IntegrationError(ServiceError):
-    """A broken rule; ``field`` names the form/serializer field it belongs to, if any."""
-
-    def __init__(self, message: str, code: str = "invalid", field: str | None = None) -> None:
-        super().__init__(message, code)
-        self.field = field
+    """A broken rule of integrations; ``field`` (from ServiceError) names the form/serializer
+    field it belongs to, if any."""
 
 
 class HeadersUnavailable(IntegrationError):
