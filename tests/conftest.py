@@ -121,6 +121,35 @@ def persona_user(personas: Personas, role: str) -> User | None:
     return None if role == "anonymous" else getattr(personas, role)
 
 
+#: How far up each persona stands in the workspace (outsiders and anonymous have no role).
+RANK = {"anonymous": 0, "outsider": 0, "member": 1, "admin": 2, "owner": 3}
+
+
+def login_as(client, personas: Personas, role: str) -> None:  # type: ignore[no-untyped-def]
+    """Sign the dashboard test client in as the persona (anonymous: stay signed out)."""
+    user = persona_user(personas, role)
+    if user:
+        client.force_login(user)
+
+
+def expect_for_role(response, role: str, least: str, *,  # type: ignore[no-untyped-def]
+                    allowed: tuple[int, ...] = (200,), anonymous: int | None = None) -> None:
+    """The rule every permission matrix checks: anonymous -> the sign-in redirect (pages) or
+    `anonymous` (API); outsider -> 404; a role below `least` -> 403; at or above -> `allowed`."""
+    status = response.status_code
+    if role == "anonymous":
+        if anonymous is None:
+            assert status == 302 and response.url.startswith("/login/")
+        else:
+            assert status == anonymous, response.content[:300]
+    elif role == "outsider":
+        assert status == 404, response.content[:300]
+    elif RANK[role] >= RANK[least]:
+        assert status in allowed, (status, response.content[:2000])
+    else:
+        assert status == 403, response.content[:300]
+
+
 @pytest.fixture
 def celery_worker_real(transactional_db):  # type: ignore[no-untyped-def]
     """A real Celery worker (thread) consuming from Redis, for tests marked `redis`.

@@ -7,11 +7,10 @@ import pytest
 
 from catalog import services
 from tests.catalog.conftest import make_integration
-from tests.conftest import ROLES, persona_user
+from tests.conftest import RANK, ROLES, expect_for_role, login_as, persona_user
 
 pytestmark = pytest.mark.django_db
 
-RANK = {"anonymous": 0, "outsider": 0, "member": 1, "admin": 2, "owner": 3}
 
 
 @pytest.fixture
@@ -33,18 +32,8 @@ def fill(url: str, p, o) -> str:  # type: ignore[no-untyped-def]
 
 
 def check(response, role: str, least: str, api: bool = False) -> None:  # type: ignore[no-untyped-def]
-    if role == "anonymous":
-        if api:
-            assert response.status_code == 401, response.content
-        else:
-            assert response.status_code == 302 and response.url.startswith("/login/")
-    elif role == "outsider":
-        assert response.status_code == 404, response.content
-    elif RANK[role] >= RANK[least]:
-        assert response.status_code in (200, 201, 204, 302), (response.status_code,
-                                                               response.content[:300])
-    else:
-        assert response.status_code == 403, response.content[:300]
+    expect_for_role(response, role, least, allowed=(200, 201, 204, 302),
+                    anonymous=401 if api else None)
 
 
 PAGES = [
@@ -69,18 +58,14 @@ PAGE_POSTS = [
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("url,least", PAGES)
 def test_pages(client, personas, objs, role, url, least):
-    user = persona_user(personas, role)
-    if user:
-        client.force_login(user)
+    login_as(client, personas, role)
     check(client.get(fill(url, personas, objs)), role, least)
 
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("url,data,least", PAGE_POSTS)
 def test_page_actions(client, personas, objs, role, url, data, least):
-    user = persona_user(personas, role)
-    if user:
-        client.force_login(user)
+    login_as(client, personas, role)
     check(client.post(fill(url, personas, objs), data), role, least)
 
 
@@ -108,9 +93,7 @@ def test_outsiders_never_see_private_integrations_through_their_own_workspace(
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("url", ["/catalog/review/", "/catalog/review/{rev}/"])
 def test_reviewer_pages_need_staff(client, personas, objs, reviewer, role, url):
-    user = persona_user(personas, role)
-    if user:
-        client.force_login(user)
+    login_as(client, personas, role)
     response = client.get(fill(url, personas, objs))
     if role == "anonymous":
         assert response.status_code == 302 and response.url.startswith("/login/")
@@ -122,9 +105,7 @@ def test_reviewer_pages_need_staff(client, personas, objs, reviewer, role, url):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_non_staff_cannot_post_decisions(client, personas, objs, role):
-    user = persona_user(personas, role)
-    if user:
-        client.force_login(user)
+    login_as(client, personas, role)
     response = client.post(fill("/catalog/review/{rev}/", personas, objs),
                            {"decision": "approve"})
     assert response.status_code in (302, 403)
@@ -261,9 +242,7 @@ def test_pages_install_into_and_remove_from_someone_elses_app(client, personas, 
 
     inst, _ = services.install_integration(personas.app, objs["draft"], actor=personas.owner,
                                            values={})
-    user = persona_user(personas, role)
-    if user:
-        client.force_login(user)
+    login_as(client, personas, role)
     ws, app = personas.workspace.public_id, personas.app.public_id
     response = client.post(f"/w/{ws}/catalog/{objs['private'].public_id}/use/",
                            {"app": app, "value__OPENAI_API_KEY": "sk-perm-CANARY"})

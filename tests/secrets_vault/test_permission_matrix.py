@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ROLES, persona_user
+from tests.conftest import RANK, ROLES, expect_for_role, login_as, persona_user
 from workspaces import services
 
 pytestmark = pytest.mark.django_db
 
-RANK = {"anonymous": 0, "outsider": 0, "member": 1, "admin": 2, "owner": 3}
 WS, APPS = "/w/{ws}/secrets/", "/w/{ws}/secrets/apps/{app}/"
 CA = "/w/{ws}/custom-apis/"
 
@@ -45,35 +44,16 @@ def fill(url: str, p, d) -> str:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("url,least", PAGES)
 def test_pages(client, personas, vault_data, role, url, least):
-    user = persona_user(personas, role)
-    if user:
-        client.force_login(user)
-    response = client.get(fill(url, personas, vault_data))
-    if role == "anonymous":
-        assert response.status_code == 302 and response.url.startswith("/login/")
-    elif role == "outsider":
-        assert response.status_code == 404
-    elif RANK[role] >= RANK[least]:
-        assert response.status_code == 200
-    else:
-        assert response.status_code == 403
+    login_as(client, personas, role)
+    expect_for_role(client.get(fill(url, personas, vault_data)), role, least)
 
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("url,data", PAGE_POSTS)
 def test_page_actions(client, personas, vault_data, role, url, data):
-    user = persona_user(personas, role)
-    if user:
-        client.force_login(user)
+    login_as(client, personas, role)
     response = client.post(fill(url, personas, vault_data), data)
-    if role == "anonymous":
-        assert response.status_code == 302 and response.url.startswith("/login/")
-    elif role == "outsider":
-        assert response.status_code == 404
-    elif role == "member":
-        assert response.status_code == 403
-    else:
-        assert response.status_code == 302, response.content.decode()[:2000]
+    expect_for_role(response, role, "admin", allowed=(302,))
 
 
 API_WS, API_APP = "/api/v1/workspaces/{ws}/secrets/", "/api/v1/workspaces/{ws}/apps/{app}/secrets/"
@@ -191,9 +171,7 @@ def test_api_refuses_revoked_and_sdk_tokens(api, sdk, personas, vault_data, call
 def test_custom_apis_section_on_the_integrations_page(client, personas, vault_data, role):
     """The Integrations page carries the Custom APIs section: names and variables for members,
     the manage link labelled for admins, no credentials for anyone; outsiders get 404."""
-    user = persona_user(personas, role)
-    if user:
-        client.force_login(user)
+    login_as(client, personas, role)
     response = client.get(f"/w/{personas.workspace.public_id}/integrations/")
     if role == "anonymous":
         assert response.status_code == 302 and response.url.startswith("/login/")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
-from tests.conftest import ROLES, persona_user
+from tests.conftest import ROLES, login_as, persona_user
 from workspaces import services
 from workspaces.models import App, AppServiceToken, Membership, PersonalAccessToken
 
@@ -65,14 +65,12 @@ def test_revoking_a_service_token_and_deleting_an_app_from_every_side(client, ap
     """The app was created by the owner: a plain member may look at it but not revoke its
     tokens or delete it, on the page or through the API."""
     token, _ = services.create_service_token(personas.app, actor=personas.owner, name="t")
-    user = persona_user(personas, role)
-    if user:
-        client.force_login(user)
+    login_as(client, personas, role)
     page_revoke = client.post(app_url(personas), {"action": "revoke-token", "token_id": token.pk})
     page_delete = client.post(app_url(personas), {"action": "delete"})
     endpoint = (f"/api/v1/workspaces/{personas.workspace.public_id}/apps/"
                 f"{personas.app.public_id}/")
-    api_delete = api(user).delete(endpoint)
+    api_delete = api(persona_user(personas, role)).delete(endpoint)
     allowed = role in ("admin", "owner")
     if role == "anonymous":
         assert page_revoke.url.startswith("/login/") and page_delete.url.startswith("/login/")
@@ -101,9 +99,7 @@ def test_the_app_page_hides_token_controls_from_a_plain_member(client, personas)
 @pytest.mark.parametrize("role", ["anonymous", "outsider", "member"])
 def test_removing_a_member_from_the_wrong_side(client, personas, role):
     target = Membership.objects.get(workspace=personas.workspace, user=personas.admin)
-    user = persona_user(personas, role)
-    if user:
-        client.force_login(user)
+    login_as(client, personas, role)
     response = client.post(f"/w/{personas.workspace.public_id}/members/{target.pk}/remove/")
     if role == "anonymous":
         assert response.status_code == 302 and response.url.startswith("/login/")
