@@ -398,6 +398,11 @@ def _parse_host(raw: str) -> tuple[str, bool]:
             return str(ipaddress.IPv6Address(inner)), True
         except ValueError:
             raise EgressBlocked("host is not a valid bracketed IPv6 address") from None
+    if raw.endswith(".") and not raw.endswith(".."):
+        # A fully qualified name ("api.example.com."): the same host. Canonicalised without
+        # the dot (Host header, TLS SNI and certificate names never carry it), then resolved
+        # and checked like any other name; "." or "a.." still fail the label check below.
+        raw = raw[:-1]
     if raw.isascii():
         host = raw.lower()
     else:

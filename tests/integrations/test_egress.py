@@ -302,7 +302,7 @@ def test_allow_cidrs_opens_only_the_named_ranges() -> None:
         ("http://a:b:c/", "unbracketed"),
         ("http://::1/", "unbracketed"),
         ("http://a..b/", "valid hostname"),
-        ("http://example.com./", "valid hostname"),
+        ("http://example.com../", "valid hostname"),  # one trailing dot is an FQDN: allowed
         ("http://-example.com/", "valid hostname"),
         ("http://exa!mple.com/", "valid hostname"),
         ("http://" + "a" * 64 + ".com/", "valid hostname"),
