@@ -4,8 +4,20 @@ from typing import Any
 
 from django import forms
 
+from secrets_vault.naming import SECRET_VALUE_MAX
+
 from . import providers
 from .models import WorkspaceConnector
+
+_SECRET_TOO_LONG = {"max_length": f"Client secrets are limited to {SECRET_VALUE_MAX} characters "
+                                  "(the vault's limit)."}
+
+
+def secret_field(**kwargs: Any) -> forms.CharField:
+    """A write-only client secret input, capped at the vault's limit."""
+    return forms.CharField(widget=forms.PasswordInput(render_value=False),
+                           max_length=SECRET_VALUE_MAX, error_messages=_SECRET_TOO_LONG,
+                           **kwargs)
 
 
 def provider_choices() -> list[tuple[str, str]]:
@@ -15,10 +27,10 @@ def provider_choices() -> list[tuple[str, str]]:
 
 class ConnectorForm(forms.ModelForm):
     """Register or edit a workspace connector. The client secret is write-only: it is never
-    rendered back (an empty field on edit keeps the stored one; rotate it separately)."""
+    rendered back (an empty field on edit keeps the stored one, unless a URL moves to another
+    server: then it must be typed again in the same save)."""
 
-    client_secret = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False),
-                                    help_text="Stored encrypted; never shown again.")
+    client_secret = secret_field(required=False, help_text="Stored encrypted; never shown again.")
 
     class Meta:
         model = WorkspaceConnector
@@ -32,12 +44,14 @@ class ConnectorForm(forms.ModelForm):
         self.fields["provider_type"].required = False
         self.fields["pkce"].label = "Use PKCE (S256)"
         if editing:
-            del self.fields["client_secret"]
+            self.fields["client_secret"].help_text = (
+                "Leave empty to keep the stored one. Needed again when a URL (or the provider "
+                "type) moves to another server: the stored secret is only sent to the servers it "
+                "was entered for.")
 
 
 class RotateSecretForm(forms.Form):
-    client_secret = forms.CharField(widget=forms.PasswordInput(render_value=False),
-                                    label="New client secret")
+    client_secret = secret_field(label="New client secret")
 
 
 class PlatformConnectForm(forms.Form):

@@ -6,12 +6,26 @@ only ``services`` reveals them (only access tokens ever leave the server).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from secrets_vault.fields import VaultField
 from workspaces.models import App, AppUser, Workspace, new_public_id
+
+from . import origins, providers
+
+#: The connector URLs the client secret (token, revocation) or the user (authorize) is sent to.
+URL_FIELDS = ("authorize_url", "token_url", "revocation_url")
+
+
+def endpoint_urls(provider_type: str, **urls: str) -> dict[str, str]:
+    """The URLs a connector uses: its own, else those of its provider type (field -> URL)."""
+    provider = providers.get(provider_type) if provider_type else None
+    return {f: urls.get(f) or (str(getattr(provider, f)) if provider else "")
+            for f in URL_FIELDS}
 
 
 class WorkspaceConnector(models.Model):
@@ -35,6 +49,10 @@ class WorkspaceConnector(models.Model):
     token_auth = models.CharField(max_length=10, default="post",
                                   choices=[("post", "In the body"), ("basic", "HTTP Basic")])
     secret_rotated_at = models.DateTimeField(null=True, blank=True)
+    client_secret_origins = models.JSONField(
+        null=True, blank=True, editable=False,
+        help_text="Origins (scheme://host:port) of the URLs the client secret was entered for; "
+                  "it is never sent anywhere else.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
                                    null=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -47,6 +65,29 @@ class WorkspaceConnector(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.client_secret is not None and self.client_secret_origins is None:
+            self.bind_client_secret()  # created without the service (shell, fixtures)
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "client_secret_origins"}
+        super().save(*args, **kwargs)
+
+    def endpoint_urls(self) -> dict[str, str]:
+        return endpoint_urls(self.provider_type, **{f: getattr(self, f) for f in URL_FIELDS})
+
+    def bind_client_secret(self) -> None:
+        """Bind the client secret to the origins of the current URLs (call when it is set)."""
+        self.client_secret_origins = (origins.origins_of(self.endpoint_urls().values())
+                                      if self.client_secret is not None else None)
+
+    def unbound_urls(self) -> dict[str, str]:
+        """The URLs (field -> origin) the stored client secret was not entered for."""
+        if self.client_secret is None:
+            return {}
+        bound = set(self.client_secret_origins or ())
+        return {f: o for f, u in self.endpoint_urls().items()
+                if (o := origins.url_origin(u)) and o not in bound}
 
 
 class Connection(models.Model):

@@ -36,12 +36,20 @@ from django.utils import timezone
 
 from integrations import egress
 from secrets_vault.crypto import DecryptionFailed
+from secrets_vault.naming import SECRET_VALUE_MAX
 from workspaces import audit
 from workspaces.models import App, AppUser, Membership, Role, Workspace
 from workspaces.services import ServiceError, queue_email_text
 
-from . import oauth, providers
-from .models import Connection, OAuthState, TokenHandoff, WorkspaceConnector
+from . import oauth, origins, providers
+from .models import (
+    URL_FIELDS,
+    Connection,
+    OAuthState,
+    TokenHandoff,
+    WorkspaceConnector,
+    endpoint_urls,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +61,9 @@ class ConnectorError(ServiceError):
     """A refusal with an HTTP status for the SDK API (``code`` also goes into the
     ``X-Base44-Connector-Error`` header for connector-specific conditions)."""
 
-    def __init__(self, message: str, code: str = "invalid", status: int = 400) -> None:
-        super().__init__(message, code)
+    def __init__(self, message: str, code: str = "invalid", status: int = 400, *,
+                 field: str | None = None) -> None:
+        super().__init__(message, code, field)
         self.status = status
 
     @property
@@ -122,17 +131,23 @@ def _platform_endpoints(provider: providers.Provider, config: dict[str, str]) ->
 def _connector_endpoints(connector: WorkspaceConnector) -> Endpoints:
     provider = providers.get(connector.provider_type) if connector.provider_type else None
     secret = ""
+    if connector.unbound_urls():
+        # a URL was moved to another server behind the services' back (Django admin, SQL):
+        # the secret was not entered for that server, so it is not sent there
+        raise ConnectorError(f"The client secret of connector “{connector.name}” was entered "
+                             "for other servers than its URLs now point to; a workspace admin "
+                             "must enter it again on the connector's page.",
+                             "connector_secret_unbound", 409)
     if connector.client_secret is not None:
         try:
             secret = connector.client_secret.reveal(f"client secret of connector "
                                                     f"{connector.name}")
         except DecryptionFailed as exc:
             raise ConnectorError(str(exc), "connector_secret_unavailable", 503)
+    urls = connector.endpoint_urls()
     return Endpoints(
-        authorize_url=connector.authorize_url or (provider.authorize_url if provider else ""),
-        token_url=connector.token_url or (provider.token_url if provider else ""),
-        revocation_url=connector.revocation_url or (provider.revocation_url if provider
-                                                    else ""),
+        authorize_url=urls["authorize_url"], token_url=urls["token_url"],
+        revocation_url=urls["revocation_url"],
         client=oauth.Client(connector.client_id, secret, connector.token_auth),
         scopes=connector.scopes,
         pkce=connector.pkce,
@@ -665,6 +680,7 @@ def create_connector(workspace: Workspace, *, actor: Any, name: str, client_id: 
     if not name or not client_id.strip():
         raise ConnectorError("A name and a client id are required.")
     _connector_values(provider_type, authorize_url, token_url, revocation_url)
+    _check_secret(client_secret)
     with transaction.atomic():
         if WorkspaceConnector.objects.filter(workspace=workspace, name=name).exists():
             raise _duplicate_name(name)
@@ -674,6 +690,7 @@ def create_connector(workspace: Workspace, *, actor: Any, name: str, client_id: 
             client_id=client_id.strip(), client_secret=client_secret or None,
             scopes=" ".join(scopes.split()), pkce=pkce, token_auth=token_auth,
             created_by=actor if getattr(actor, "is_authenticated", False) else None)
+        connector.bind_client_secret()
         _save_connector(connector)
         audit.record(workspace, actor=actor, action="connector.registered",
                      target_type="workspace_connector", target_name=name,
@@ -684,10 +701,37 @@ def create_connector(workspace: Workspace, *, actor: Any, name: str, client_id: 
 
 EDITABLE = ("name", "provider_type", "authorize_url", "token_url", "revocation_url",
             "client_id", "scopes", "pkce", "token_auth")
+_URL_LABELS = {"authorize_url": "authorize URL", "token_url": "token URL",
+               "revocation_url": "revocation URL"}
 
 
-def update_connector(connector: WorkspaceConnector, *, actor: Any,
+def _check_secret(client_secret: str | None) -> None:
+    if client_secret and len(client_secret) > SECRET_VALUE_MAX:
+        raise ConnectorError(f"Client secrets are limited to {SECRET_VALUE_MAX} characters "
+                             "(the vault's limit).", "max_length", field="client_secret")
+
+
+def _check_secret_origins(connector: WorkspaceConnector, merged: dict[str, Any]) -> None:
+    """The stored client secret only goes to the origins it was entered for: a URL moved to
+    another origin needs the secret typed again in the same save (a new path is fine)."""
+    if connector.client_secret is None:
+        return
+    bound = set(connector.client_secret_origins or ())
+    urls = endpoint_urls(merged["provider_type"], **{f: merged[f] for f in URL_FIELDS})
+    for field, url in urls.items():
+        origin = origins.url_origin(url)
+        if origin and origin not in bound:
+            raise ConnectorError(
+                f"The {_URL_LABELS[field]} now points to another server ({origin}) than the "
+                f"stored client secret was entered for ({', '.join(sorted(bound)) or 'none'}). "
+                "Enter the client secret again to save this change, so it is never sent to a "
+                "server it was not meant for.", "client_secret_required", field=field)
+
+
+def update_connector(connector: WorkspaceConnector, *, actor: Any, client_secret: str = "",
                      **values: Any) -> WorkspaceConnector:
+    """Edit; ``client_secret`` (optional) replaces the stored one in the same save, and is
+    required when a URL moves to another origin (``_check_secret_origins``)."""
     unknown = set(values) - set(EDITABLE)
     if unknown:
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
@@ -696,6 +740,9 @@ def update_connector(connector: WorkspaceConnector, *, actor: Any,
     merged["name"] = str(merged["name"]).strip()
     _connector_values(merged["provider_type"], merged["authorize_url"], merged["token_url"],
                       merged["revocation_url"])
+    _check_secret(client_secret)
+    if not client_secret:
+        _check_secret_origins(connector, merged)
     with transaction.atomic():
         if (merged["name"] != connector.name and WorkspaceConnector.objects.filter(
                 workspace=connector.workspace, name=merged["name"]).exists()):
@@ -703,6 +750,11 @@ def update_connector(connector: WorkspaceConnector, *, actor: Any,
         changes = {f: merged[f] for f in EDITABLE if merged[f] != getattr(connector, f)}
         for f, v in merged.items():
             setattr(connector, f, v)
+        if client_secret:
+            connector.client_secret = client_secret
+            connector.secret_rotated_at = timezone.now()
+            changes["client_secret"] = "changed"
+            connector.bind_client_secret()
         try:
             _save_connector(connector)
         except ConnectorError:
@@ -718,11 +770,14 @@ def update_connector(connector: WorkspaceConnector, *, actor: Any,
 def rotate_client_secret(connector: WorkspaceConnector, *, actor: Any,
                          client_secret: str) -> None:
     if not client_secret:
-        raise ConnectorError("Give the new client secret.")
+        raise ConnectorError("Give the new client secret.", field="client_secret")
+    _check_secret(client_secret)
     with transaction.atomic():
         connector.client_secret = client_secret
         connector.secret_rotated_at = timezone.now()
-        connector.save(update_fields=["client_secret", "secret_rotated_at", "updated_at"])
+        connector.bind_client_secret()  # entered for the URLs the connector has now
+        connector.save(update_fields=["client_secret", "secret_rotated_at",
+                                      "client_secret_origins", "updated_at"])
         audit.record(connector.workspace, actor=actor, action="connector.secret_rotated",
                      target_type="workspace_connector", target_name=connector.name,
                      changes={"client_secret": "changed"})

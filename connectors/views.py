@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 
 from workspaces.access import can_manage_app, get_workspace_for, get_workspace_object, require_role
+from workspaces.forms import add_service_error
 from workspaces.models import App, Membership
 from workspaces.plans import ROLE_FOR
 
@@ -174,7 +175,7 @@ def workspace_connectors(request: HttpRequest, workspace_id: str) -> HttpRespons
                     revocation_url=data["revocation_url"], scopes=data["scopes"],
                     pkce=data["pkce"], token_auth=data["token_auth"])
             except services.ConnectorError as exc:
-                form.add_error(None, exc.message)
+                add_service_error(form, exc)
             else:
                 messages.success(request, f"Connector “{connector.name}” registered. Its id is "
                                           f"{connector.public_id}.")
@@ -219,7 +220,10 @@ def connector_detail(request: HttpRequest, workspace_id: str, connector_id: str)
                     try:
                         services.update_connector(connector, actor=request.user, **data)
                     except services.ConnectorError as exc:
-                        form.add_error(None, exc.message)  # re-shown with what was typed
+                        add_service_error(form, exc)  # re-shown with what was typed
+                        if exc.code == "client_secret_required":
+                            form.add_error("client_secret", "Enter the client secret again to "
+                                                            "use it with the new server.")
                     else:
                         messages.success(request, "Connector saved.")
                         return here

@@ -2,7 +2,12 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from secrets_vault.naming import SECRET_VALUE_MAX
+
 from ..models import Connection, WorkspaceConnector
+
+_SECRET_TOO_LONG = {"max_length": f"Client secrets are limited to {SECRET_VALUE_MAX} characters "
+                                  "(the vault's limit)."}
 
 
 class WorkspaceConnectorSerializer(serializers.ModelSerializer):
@@ -10,6 +15,8 @@ class WorkspaceConnectorSerializer(serializers.ModelSerializer):
 
     id = serializers.CharField(source="public_id", read_only=True)
     client_secret = serializers.CharField(write_only=True, required=False, allow_blank=True,
+                                          max_length=SECRET_VALUE_MAX,
+                                          error_messages=_SECRET_TOO_LONG,
                                           style={"input_type": "password"})
     has_client_secret = serializers.SerializerMethodField()
 
@@ -25,7 +32,9 @@ class WorkspaceConnectorSerializer(serializers.ModelSerializer):
 
 
 class RotateSecretSerializer(serializers.Serializer):
-    client_secret = serializers.CharField(write_only=True, style={"input_type": "password"})
+    client_secret = serializers.CharField(write_only=True, max_length=SECRET_VALUE_MAX,
+                                          error_messages=_SECRET_TOO_LONG,
+                                          style={"input_type": "password"})
 
 
 class ConnectionSerializer(serializers.ModelSerializer):

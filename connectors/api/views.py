@@ -21,7 +21,10 @@ _sensitive = method_decorator(sensitive_post_parameters("client_secret"), name="
 
 
 def _error(exc: services.ConnectorError) -> Response:
-    return Response({"detail": exc.message, "code": exc.code}, status=exc.status)
+    body = {"detail": exc.message, "code": exc.code}
+    if exc.field:
+        body["errors"] = {exc.field: [exc.message]}
+    return Response(body, status=exc.status)
 
 
 @_sensitive
@@ -70,15 +73,20 @@ class ConnectorDetailView(APIView):
 
     @extend_schema(request=s.WorkspaceConnectorSerializer,
                    responses=s.WorkspaceConnectorSerializer,
-                   description="Edit (admin). `client_secret` is ignored here: use "
-                               "rotate-secret.")
+                   description="Edit (admin). A non-empty `client_secret` replaces the "
+                               "stored one in the same save; it is required when an authorize, "
+                               "token or revocation URL (or the provider type) moves to another "
+                               "origin (scheme, host, port): 400 `client_secret_required` "
+                               "otherwise.")
     def patch(self, request: Request, workspace_id: str, connector_id: str) -> Response:
         connector = self._get(request, workspace_id, connector_id, "manage_connectors")
         data = s.WorkspaceConnectorSerializer(connector, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         values = {k: v for k, v in data.validated_data.items() if k in services.EDITABLE}
         try:
-            services.update_connector(connector, actor=request.user, **values)
+            services.update_connector(connector, actor=request.user,
+                                      client_secret=data.validated_data.get("client_secret", ""),
+                                      **values)
         except services.ConnectorError as exc:
             return _error(exc)
         return Response(s.WorkspaceConnectorSerializer(connector).data)
@@ -101,8 +109,11 @@ class RotateSecretView(APIView):
                                             "manage_connectors", public_id=connector_id)
         data = s.RotateSecretSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.rotate_client_secret(connector, actor=request.user,
-                                      client_secret=data.validated_data["client_secret"])
+        try:
+            services.rotate_client_secret(connector, actor=request.user,
+                                          client_secret=data.validated_data["client_secret"])
+        except services.ConnectorError as exc:
+            return _error(exc)
         return Response(status=204)
 
 
