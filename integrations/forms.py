@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,39 +73,57 @@ class HeaderRow:
     keep: bool = False
     sensitive: bool = False
     retype: bool = False  # a sensitive value the user typed that was not kept after an error
+    reenter: bool = False  # a kept sensitive value the new base URL's server needs typed again
+    locked: bool = False  # sensitive for good: a known sensitive name, or a stored secret
+
+    @property
+    def masked(self) -> bool:
+        """Shown as “sensitive – delete to change” (a stored value, not asked for)."""
+        return self.keep and self.sensitive and not self.reenter
 
 
 def header_rows_from_post(data: QueryDict) -> list[HeaderRow]:
+    """The rows as posted. Each row carries an id (``header_row``); a row is marked sensitive
+    by hand when its id is among the ``header_sensitive`` values (a checkbox, or a hidden
+    input for a stored sensitive row)."""
     names = data.getlist("header_name")
     values = data.getlist("header_value")
     keeps = data.getlist("header_keep")
+    ids = data.getlist("header_row")
+    marked = set(data.getlist("header_sensitive"))
     rows = []
     for i, name in enumerate(names):
         value = values[i] if i < len(values) else ""
         keep = (keeps[i] if i < len(keeps) else "") == "1"
+        row_id = ids[i] if i < len(ids) else str(i)
         if not name.strip() and not value:
             continue  # an empty row the user added and left
         rows.append(HeaderRow(name=name.strip(), value=value, keep=keep,
-                              sensitive=services.is_sensitive_header(name)))
+                              sensitive=services.is_sensitive_header(name) or row_id in marked))
     return rows
 
 
 def header_inputs(rows: list[HeaderRow]) -> list[services.HeaderInput]:
     """Kept rows (no value sent) keep the stored value; others carry what was typed."""
     return [services.HeaderInput(r.name, None if r.keep and r.sensitive and not r.value
-                                 else r.value) for r in rows]
+                                 else r.value, sensitive=r.sensitive) for r in rows]
 
 
-def rows_for_redisplay(rows: list[HeaderRow]) -> list[HeaderRow]:
-    """After a failed save: keep names and plain values, never a sensitive value. A row shows
-    as kept (masked) only when it sent no value; a typed sensitive value is asked again (also
-    in a kept row whose name became sensitive)."""
+def rows_for_redisplay(rows: list[HeaderRow], reenter: Iterable[str] = ()) -> list[HeaderRow]:
+    """After a failed save: keep names, plain values and the sensitive marks, never a sensitive
+    value. A row shows as kept (masked) only when it sent no value; a typed sensitive value is
+    asked again (also in a kept row whose name became sensitive). Kept rows named in
+    ``reenter`` (the base URL moves to another server) ask for their value again."""
+    again = {name.lower() for name in reenter}
     out = []
     for r in rows:
+        auto = services.is_sensitive_header(r.name)
         if r.sensitive and (r.value or not r.keep):
-            out.append(HeaderRow(name=r.name, sensitive=True, retype=bool(r.value)))
+            out.append(HeaderRow(name=r.name, sensitive=True, retype=bool(r.value),
+                                 locked=auto))
         elif r.sensitive:
-            out.append(HeaderRow(name=r.name, keep=True, sensitive=True))
+            out.append(HeaderRow(name=r.name, keep=True, sensitive=True, locked=True,
+                                 reenter=r.name.lower() in again))
         else:
             out.append(HeaderRow(name=r.name, value=r.value, keep=r.keep))
     return out
@@ -112,4 +131,5 @@ def rows_for_redisplay(rows: list[HeaderRow]) -> list[HeaderRow]:
 
 def rows_from_integration(integration: Any) -> list[HeaderRow]:
     return [HeaderRow(name=h.name, value="" if h.sensitive else h.value, keep=True,
-                      sensitive=h.sensitive) for h in integration.headers.all()]
+                      sensitive=h.sensitive, locked=h.sensitive)
+            for h in integration.headers.all()]

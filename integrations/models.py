@@ -105,7 +105,8 @@ class WorkspaceIntegration(models.Model):
 
 class IntegrationHeader(models.Model):
     """A header sent with every call. Sensitive values live in the secrets vault as a
-    workspace secret named `secret_name`; `value` is used only for non-sensitive headers."""
+    workspace secret named `secret_name`, bound to `origin`; `value` is used only for
+    non-sensitive headers."""
 
     integration = models.ForeignKey(WorkspaceIntegration, on_delete=models.CASCADE,
                                     related_name="headers")
@@ -113,6 +114,10 @@ class IntegrationHeader(models.Model):
     sensitive = models.BooleanField(default=False)
     value = models.TextField(blank=True)
     secret_name = models.CharField(max_length=200, blank=True)
+    origin = models.CharField(
+        max_length=300, blank=True,
+        help_text="Sensitive headers: the origin (scheme://host:port) of the base URL the value "
+                  "was entered for; the value is never sent anywhere else.")
     position = models.PositiveIntegerField(default=0)
 
     class Meta:

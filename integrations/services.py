@@ -23,7 +23,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+import idna
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, QuerySet
@@ -41,15 +43,21 @@ from .models import CallLog, IntegrationHeader, SpecImport, WorkspaceIntegration
 
 FEATURE = "workspace_integrations"
 
-#: Header names that are always sensitive (compared lower-case, "_" read as "-").
+#: Header names that are always sensitive (compared lower-case, "_" read as "-"). The
+#: product's list plus common vendor forms (Cloudflare's X-Auth-Key, Azure API Management's
+#: Ocp-Apim-Subscription-Key, cookies).
 SENSITIVE_HEADER_NAMES = frozenset(
-    {"authorization", "x-api-key", "api-key", "x-auth-token", "x-access-token", "x-secret-key"}
+    {"authorization", "x-api-key", "api-key", "x-auth-token", "x-access-token", "x-secret-key",
+     "x-auth-key", "ocp-apim-subscription-key", "cookie", "set-cookie"}
 )
 #: A header whose name contains any of these is sensitive too. The product's list (bearer,
-#: secret, password, credential, token) plus a few spellings of the same idea.
+#: secret, password, credential, token) plus a few spellings of the same idea and the vendor
+#: forms *-api-key, *-subscription-key, *-signature, *-auth-key, *-access-key, *-private-key.
+#: Any other header can be marked sensitive by hand (``HeaderInput.sensitive``).
 SENSITIVE_HEADER_PARTS = (
     "bearer", "secret", "password", "passwd", "credential", "token",
-    "authorization", "apikey", "api-key", "cookie",
+    "authorization", "apikey", "api-key", "cookie", "subscription-key", "signature",
+    "auth-key", "access-key", "private-key",
 )
 #: Headers an integration may not set: the transport computes them, or they are hop-by-hop.
 FORBIDDEN_HEADER_NAMES = egress.MANAGED_REQUEST_HEADERS
@@ -126,6 +134,60 @@ def is_sensitive_header(name: str) -> bool:
     return any(part in lowered for part in SENSITIVE_HEADER_PARTS)
 
 
+def base_url_origin(url: str) -> str:
+    """The origin of a base URL as ``scheme://host:port``: scheme and host in lower case, the
+    host as its IDNA A-label, the default port written out. https://api.x.com and
+    https://API.x.com:443/v2 have the same origin. (A frozen copy lives in migration 0003.)"""
+    parts = urlsplit((url or "").strip())
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = egress.DEFAULT_PORTS.get(scheme, 0)
+    if host and not host.isascii():
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError, ValueError):
+            pass
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
+
+
+def _server_label(origin: str, previous: str) -> str:
+    """How a message names the server of ``origin``: host[:port], with the scheme when only
+    the scheme differs from ``previous``."""
+    scheme, _, rest = origin.partition("://")
+    host, _, port = rest.rpartition(":")
+    label = host if egress.DEFAULT_PORTS.get(scheme) == int(port or 0) else rest
+    if previous.partition("://")[2] == rest:
+        return f"{scheme}://{label}"
+    return label
+
+
+class OriginMoved(IntegrationError):
+    """The base URL moves to another origin while sensitive values entered for the old one
+    would be kept; ``headers`` names them (for the form: ask for exactly those again)."""
+
+    def __init__(self, new_url: str, old_url: str, headers: Sequence[str]) -> None:
+        server = _server_label(base_url_origin(new_url), base_url_origin(old_url))
+        super().__init__(
+            f"The base URL moves to a different server ({server}). Enter the sensitive header "
+            f"values again ({', '.join(headers)}) so they are not sent to a server they were "
+            "not entered for.", "credentials_for_another_origin", "base_url")
+        self.headers = list(headers)
+
+
+def _bound_elsewhere(integration: WorkspaceIntegration, header: IntegrationHeader) -> bool:
+    """A sensitive value entered for another origin than the integration's base URL now has
+    (rows written before origins were recorded have none: they are bound by migration)."""
+    return bool(header.sensitive and header.origin
+                and header.origin != base_url_origin(integration.base_url))
+
+
 def _vault() -> Any:
     from secrets_vault import services as vault
 
@@ -158,6 +220,10 @@ def integration_headers(integration: WorkspaceIntegration) -> dict[str, str]:
     Raises ``HeadersUnavailable`` if any sensitive value can't be loaded: all or nothing."""
     out: dict[str, str] = {}
     for header in integration.headers.all():
+        if _bound_elsewhere(integration, header):
+            raise HeadersUnavailable(
+                f"The value of the sensitive header “{header.name}” was entered for another "
+                "server than the base URL's; enter it again.", header.name)
         out[header.name] = (_load_secret(integration.workspace, header) if header.sensitive
                             else header.value)
     return out
@@ -167,7 +233,9 @@ def unloadable_headers(integration: WorkspaceIntegration) -> list[str]:
     """Names of the sensitive headers whose value can't be loaded now (for the edit page)."""
     broken = []
     for header in integration.headers.all():
-        if header.sensitive:
+        if _bound_elsewhere(integration, header):
+            broken.append(header.name)
+        elif header.sensitive:
             try:
                 _load_secret(integration.workspace, header)
             except HeadersUnavailable:
@@ -178,10 +246,13 @@ def unloadable_headers(integration: WorkspaceIntegration) -> list[str]:
 @dataclass(frozen=True)
 class HeaderInput:
     """One header row of a create/edit. ``value=None`` keeps the stored value of the existing
-    header with that name (how a sensitive header is kept without its value being sent)."""
+    header with that name (how a sensitive header is kept without its value being sent).
+    ``sensitive=True`` marks any header sensitive; names ``is_sensitive_header`` knows, and a
+    kept sensitive header, are sensitive whatever it says."""
 
     name: str
     value: str | None = None
+    sensitive: bool = False
 
 
 def blocked_message(header: str) -> str:
@@ -671,9 +742,10 @@ def _clean_headers(rows: Sequence[HeaderInput],
             raise IntegrationError(f"The header {name} is listed twice.", "duplicate_header",
                                    "headers")
         seen.add(lowered)
-        sensitive = is_sensitive_header(name)
         current = existing.get(lowered)
         value = row.value
+        sensitive = (is_sensitive_header(name) or bool(row.sensitive)
+                     or (value is None and current is not None and current.sensitive))
         if value is None:
             if current is None:
                 raise IntegrationError(f"Enter a value for the header {name}.", "invalid_header",
@@ -747,11 +819,13 @@ def _write_headers(integration: WorkspaceIntegration, plan: list[_HeaderPlan], *
                                  description=f"Header {item.name} of integration "
                                              f"{integration.slug}")
                 header.value = ""
+                header.origin = base_url_origin(integration.base_url)
             else:
                 if header.secret_name:
                     vault.delete_secret_named(workspace, header.secret_name, actor=actor)
                     header.secret_name = ""
                 header.value = item.value
+                header.origin = ""
         header.name = item.name
         header.sensitive = item.sensitive
         header.position = position
@@ -765,6 +839,23 @@ def _existing_headers(integration: WorkspaceIntegration | None) -> dict[str, Int
     return {h.name.lower(): h for h in IntegrationHeader.objects.filter(integration=integration)}
 
 
+def _check_origin_move(integration: WorkspaceIntegration, old_base_url: str,
+                       plan: list[_HeaderPlan] | None) -> None:
+    """A stored sensitive value goes only to the origin it was entered for: when the base URL
+    moves to another origin, every sensitive header kept must get its value again in the same
+    save (or be deleted)."""
+    if base_url_origin(integration.base_url) == base_url_origin(old_base_url):
+        return
+    if plan is None:
+        carried = [h.name for h in IntegrationHeader.objects.filter(integration=integration,
+                                                                    sensitive=True)]
+    else:
+        carried = [p.name for p in plan if p.existing is not None and p.existing.sensitive
+                   and p.value is None]
+    if carried:
+        raise OriginMoved(integration.base_url, old_base_url, carried)
+
+
 def _check_kept_headers_load(integration: WorkspaceIntegration,
                              plan: list[_HeaderPlan] | None) -> None:
     """Blocked save: a sensitive header that would be kept must still be loadable."""
@@ -775,6 +866,11 @@ def _check_kept_headers_load(integration: WorkspaceIntegration,
         kept = [p.existing for p in plan
                 if p.existing is not None and p.existing.sensitive and p.value is None]
     for header in kept:
+        if _bound_elsewhere(integration, header):
+            raise HeadersUnavailable(
+                f"Saving is blocked: the value of the sensitive header “{header.name}” was "
+                "entered for another server than this base URL's. Enter it again (or delete "
+                "the header).", header.name)
         try:
             _load_secret(integration.workspace, header)
         except HeadersUnavailable as exc:
@@ -844,7 +940,8 @@ def create_integration(workspace: Workspace, *, actor: Any, spec_import: SpecImp
     header_changes = _write_headers(integration, plan, actor=actor)
     _audit(integration, actor=actor, action="integration.create", changes={
         "name": name, "base_url": base_url, "operations": keys,
-        "headers": {h: ("set" if is_sensitive_header(h) else "added") for h in header_changes},
+        "headers": {p.name: ("set" if p.sensitive else "added") for p in plan
+                    if p.name in header_changes},
         "spec": spec_import.source_url or "pasted"})
     return integration
 
@@ -879,6 +976,7 @@ def update_integration(integration: WorkspaceIntegration, *, actor: Any, slug: A
         if clean != locked.description:
             locked.description, changes["description"] = clean, CHANGED
             fields.append("description")
+    old_base_url = locked.base_url
     if base_url is not _UNSET:
         clean = clean_base_url(base_url)
         if clean != locked.base_url:
@@ -898,6 +996,7 @@ def update_integration(integration: WorkspaceIntegration, *, actor: Any, slug: A
     plan = None
     if headers is not None:
         plan = _clean_headers(list(headers), _existing_headers(locked))
+    _check_origin_move(locked, old_base_url, plan)
     _check_kept_headers_load(locked, plan)
     if plan is not None:
         header_changes = _write_headers(locked, plan, actor=actor)

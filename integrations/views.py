@@ -378,6 +378,7 @@ def integration_edit(request: HttpRequest, workspace_id: str, integration_id: st
                                **extra)
     form = ConfigureForm(request.POST)
     rows = header_rows_from_post(request.POST)
+    reenter: list[str] = []
     if form.is_valid():
         try:
             services.update_integration(
@@ -385,12 +386,15 @@ def integration_edit(request: HttpRequest, workspace_id: str, integration_id: st
                 headers=header_inputs(rows), **form.cleaned_data)
         except services.IntegrationError as exc:
             form.add_service_error(exc)
+            if isinstance(exc, services.OriginMoved):
+                reenter = exc.headers
         else:
             request.session.pop(EDIT_SELECTION.format(integration.public_id), None)
             messages.success(request, f"Integration “{form.cleaned_data['name']}” saved.")
             return redirect("integration-detail", workspace_id=workspace_id,
                             integration_id=integration_id)
-    return _configure_page(request, m, form, rows_for_redisplay(rows), selected, **extra)
+    return _configure_page(request, m, form, rows_for_redisplay(rows, reenter), selected,
+                           **extra)
 
 
 @plan_gated

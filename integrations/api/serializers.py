@@ -110,6 +110,10 @@ class IntegrationHeaderInputSerializer(serializers.Serializer):
                                   trim_whitespace=False, max_length=services.MAX_HEADER_VALUE,
                                   help_text="Write-only. Omit to keep the stored value of an "
                                             "existing header with this name.")
+    sensitive = serializers.BooleanField(required=False, default=False, help_text=(
+        "Store this header's value encrypted and never return it, whatever its name. Known "
+        "sensitive names (Authorization, X-Api-Key, ...) and a kept sensitive header are "
+        "sensitive whatever this says; to make a sensitive header plain, send a new value."))
 
 
 class IntegrationHeaderSerializer(serializers.Serializer):

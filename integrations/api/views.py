@@ -62,7 +62,8 @@ def _import_data(spec_import: SpecImport) -> dict[str, Any]:
 def _headers(data: list[dict[str, Any]] | None) -> list[services.HeaderInput] | None:
     if data is None:
         return None
-    return [services.HeaderInput(h["name"], h.get("value")) for h in data]
+    return [services.HeaderInput(h["name"], h.get("value"), sensitive=h.get("sensitive", False))
+            for h in data]
 
 
 def _ctx(m: Membership) -> dict[str, Any]:

@@ -111,10 +111,14 @@
   // --- step 3: header rows --------------------------------------------------------------
   var headerRows = document.getElementById("header-rows");
   if (headerRows) {
+    // the server's lists (integrations/services.py); the server decides either way
     var NAMES = ["authorization", "x-api-key", "api-key", "x-auth-token", "x-access-token",
-                 "x-secret-key"];
+                 "x-secret-key", "x-auth-key", "ocp-apim-subscription-key", "cookie",
+                 "set-cookie"];
     var PARTS = ["bearer", "secret", "password", "passwd", "credential", "token",
-                 "authorization", "apikey", "api-key", "cookie"];
+                 "authorization", "apikey", "api-key", "cookie", "subscription-key",
+                 "signature", "auth-key", "access-key", "private-key"];
+    var nextRow = headerRows.querySelectorAll(".header-row").length;
     var sensitive = function (name) {
       var n = name.trim().toLowerCase().replace(/_/g, "-");
       return NAMES.indexOf(n) !== -1 || PARTS.some(function (p) { return n.indexOf(p) !== -1; });
@@ -125,12 +129,23 @@
       var toggle = row.querySelector(".toggle-value");
       var badge = row.querySelector(".sensitive-badge");
       var remove = row.querySelector(".remove-header");
+      var mark = row.querySelector(".header-sensitive");
+      var locked = mark && mark.getAttribute("data-locked") === "1";
+      var chosen = mark ? mark.checked && !mark.disabled : false;  // the user's own choice, for names not known
       var revealed = false;
       var update = function () {
-        var isSensitive = sensitive(name.value);
+        var known = sensitive(name.value);
+        if (mark && !locked) {
+          mark.disabled = known;
+          mark.checked = known || chosen;
+        }
+        var isSensitive = known || (mark ? mark.checked : false);
         if (badge) badge.hidden = !isSensitive;
         if (value && !revealed) value.type = isSensitive ? "password" : "text";
       };
+      if (mark && !locked) {
+        mark.addEventListener("change", function () { chosen = mark.checked; update(); });
+      }
       if (remove) {
         remove.hidden = false;
         remove.addEventListener("click", function () { row.remove(); });
@@ -155,6 +170,9 @@
       add.hidden = false;
       add.addEventListener("click", function () {
         var row = template.content.firstElementChild.cloneNode(true);
+        var id = "n" + (nextRow++);
+        row.querySelector("input[name=header_row]").value = id;
+        row.querySelector(".header-sensitive").value = id;
         headerRows.appendChild(row);
         wire(row);
         row.querySelector(".header-name").focus();
