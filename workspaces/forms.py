@@ -79,7 +79,8 @@ class AppForm(forms.Form):
     allow_anonymous_integration_calls = forms.BooleanField(
         required=False, label="Allow anonymous integration calls",
         help_text="Callers without any token may call this workspace's integrations from this "
-                  "app. Off by default.")
+                  "app, charged to the workspace. Off by default; only admins and owners can "
+                  "turn it on.")
 
 
 class TokenForm(forms.Form):

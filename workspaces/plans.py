@@ -38,6 +38,8 @@ ROLE_FOR: dict[str, str] = {
     "view": Role.MEMBER,
     "create_app": Role.MEMBER,
     "manage_app": Role.ADMIN,
+    # Anyone on the internet could call the workspace's integrations through the app.
+    "allow_anonymous_calls": Role.ADMIN,
     "manage_members": Role.ADMIN,
     "manage_workspace": Role.ADMIN,
     "change_plan": Role.OWNER,

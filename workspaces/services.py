@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from . import credits, tokens
+from . import audit, credits, tokens
 from .models import (
     App,
     AppServiceToken,
@@ -30,7 +30,7 @@ from .models import (
     User,
     Workspace,
 )
-from .plans import PLANS, limits
+from .plans import PLANS, ROLE_FOR, limits
 
 INVITE_SALT = "switchboard.invitation"
 
@@ -265,23 +265,57 @@ def create_app(workspace: Workspace, *, actor: User, name: str,
         raise ServiceError("Give the app a name.")
     # Count under the workspace's row lock: two requests racing for the last slot make one app.
     Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
+    if allow_anonymous_integration_calls:
+        _require_anonymous_calls_role(workspace, actor)
     if App.objects.filter(workspace=workspace).count() >= limits(workspace).max_apps:
         raise ServiceError(f"The {workspace.get_plan_display()} plan allows "
                            f"{limits(workspace).max_apps} apps. Upgrade to add more.", "plan")
-    return App.objects.create(workspace=workspace, name=name, created_by=actor,
-                              allow_anonymous_integration_calls=allow_anonymous_integration_calls)
+    app = App.objects.create(workspace=workspace, name=name, created_by=actor,
+                             allow_anonymous_integration_calls=allow_anonymous_integration_calls)
+    if allow_anonymous_integration_calls:
+        _audit_anonymous_calls(app, actor, False, True)
+    return app
+
+
+ANONYMOUS_CALLS_REFUSED = (
+    "Only workspace admins and owners can allow anonymous integration calls: anyone on the "
+    "internet could then call this workspace's integrations through the app, with their secret "
+    "headers, on the workspace's credits. Ask an admin to turn it on.")
+
+
+def _require_anonymous_calls_role(workspace: Workspace, actor: User) -> None:
+    """Turning anonymous calls on is an admin's decision (turning them off is anyone's who
+    manages the app)."""
+    membership = Membership.objects.filter(workspace=workspace, user=actor).first()
+    if membership is None or not membership.has_role(ROLE_FOR["allow_anonymous_calls"]):
+        raise ServiceError(ANONYMOUS_CALLS_REFUSED, "forbidden",
+                           "allow_anonymous_integration_calls")
+
+
+def _audit_anonymous_calls(app: App, actor: User, before: bool, after: bool) -> None:
+    audit.record(app.workspace, actor=actor, action="app.anonymous_calls", target_type="app",
+                 target_name=app.name, scope=f"app:{app.public_id}",
+                 changes={"allow_anonymous_integration_calls": {"from": before, "to": after}})
 
 
 @transaction.atomic
 def update_app(app: App, *, actor: User, name: str | None = None,
                allow_anonymous_integration_calls: bool | None = None) -> App:
+    """Rename, or switch anonymous integration calls (on: admins and owners only, audited).
+    A refused change changes nothing, not even the name sent with it."""
+    before = app.allow_anonymous_integration_calls
+    anonymous = before if allow_anonymous_integration_calls is None \
+        else allow_anonymous_integration_calls
+    if anonymous and not before:
+        _require_anonymous_calls_role(app.workspace, actor)
+    if name is not None and not name.strip():
+        raise ServiceError("Give the app a name.", field="name")
     if name is not None:
-        if not name.strip():
-            raise ServiceError("Give the app a name.")
         app.name = name.strip()
-    if allow_anonymous_integration_calls is not None:
-        app.allow_anonymous_integration_calls = allow_anonymous_integration_calls
+    app.allow_anonymous_integration_calls = anonymous
     app.save()
+    if anonymous != before:
+        _audit_anonymous_calls(app, actor, before, anonymous)
     return app
 
 

@@ -93,8 +93,10 @@ def test_member_manages_the_app_they_created(api, personas):
     created = client.post(f"/api/v1/workspaces/{personas.workspace.public_id}/apps/",
                           {"name": "Mine"}, format="json").json()
     url = f"/api/v1/workspaces/{personas.workspace.public_id}/apps/{created['id']}/"
+    assert client.patch(url, {"name": "Mine, renamed"}, format="json").status_code == 200
+    # ... but not switch on anonymous calls (tests/workspaces/test_anonymous_calls.py)
     assert client.patch(url, {"allow_anonymous_integration_calls": True},
-                        format="json").status_code == 200
+                        format="json").status_code == 403
     tokens = client.post(url + "service-tokens/", {"name": "mine"}, format="json")
     assert tokens.status_code == 201
 
