@@ -23,9 +23,9 @@ from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
 
-from integrations import egress, ratelimit
+from integrations import bulkhead, egress, ratelimit, runtime
 from integrations.models import CallLog
-from integrations.proxy import REQUEST_ID_HEADER
+from integrations.proxy import REQUEST_ID_HEADER, bulkhead_refusal
 from workspaces import credits
 from workspaces.models import App
 
@@ -256,6 +256,25 @@ def _call(app: App, integration_type: str, payload: Any, *, request_id: str,
                                          status_code=None,
                                          data={"error": f"not sent: {exc.reason}"}))
 
+    try:
+        lease = bulkhead.acquire(app.public_id, f"connector:{app.workspace_id}:{integration_type}")
+    except bulkhead.Full as exc:
+        refusal = bulkhead_refusal(exc)
+        raise CallRefused(refusal.status, refusal.detail, refusal.code, extra=refusal.extra,
+                          headers=refusal.headers) from None
+    try:
+        return _charge_and_send(app, integration_type, provider, method=method, url=url,
+                                path=path, headers=headers, body=body, checked=checked,
+                                policy=policy, request_id=request_id, record=record)
+    finally:
+        bulkhead.release(lease)
+
+
+def _charge_and_send(app: App, integration_type: str, provider: providers.Provider, *,
+                     method: str, url: str, path: str, headers: dict[str, str],
+                     body: bytes | None, checked: egress.CheckedURL,
+                     policy: egress.EgressPolicy, request_id: str,
+                     record: _Record) -> CallResult:
     price = provider.price_for(method, path) if provider.metered else 0
     if price > 0:
         try:
@@ -268,6 +287,7 @@ def _call(app: App, integration_type: str, payload: Any, *, request_id: str,
                                      "extra_data": {"reason": "integration_credits_limit_reached"
                                                     }})
         record.credits = price
+    runtime.release_db_connection()  # nothing held in PostgreSQL during the upstream wait
 
     pinned = list(checked.addresses)
     try:

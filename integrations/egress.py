@@ -653,6 +653,18 @@ _MAX_POOLS = 256
 _POOL_MAXSIZE = 10
 
 
+def _pool_maxsize() -> int:
+    """Kept-alive connections per pool: ``EGRESS_POOL_MAXSIZE`` (under gevent workers many
+    calls to one upstream are in flight at once; beyond this many, a connection is made for
+    the call and closed after it, nothing waits for a free one)."""
+    try:
+        from django.conf import settings
+
+        return max(1, int(getattr(settings, "EGRESS_POOL_MAXSIZE", _POOL_MAXSIZE)))
+    except Exception:  # Django not configured
+        return _POOL_MAXSIZE
+
+
 def _ca_bundle(configured: str | None) -> str | None:
     if configured:
         return configured
@@ -672,7 +684,8 @@ def _get_pool(
         if pool is not None:
             _POOLS.move_to_end(key)
             return pool
-        common: dict[str, Any] = {"maxsize": _POOL_MAXSIZE, "block": False, "retries": False}
+        common: dict[str, Any] = {"maxsize": _pool_maxsize(), "block": False,
+                                  "retries": False}
         if scheme == "https":
             pool = _HTTPSPool(
                 ip,

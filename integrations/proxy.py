@@ -41,7 +41,7 @@ from django.utils import timezone
 from workspaces import credits
 from workspaces.models import App
 
-from . import egress, ratelimit, runtime
+from . import bulkhead, egress, ratelimit, runtime
 from .models import CallLog, WorkspaceIntegration
 
 log = logging.getLogger(__name__)
@@ -224,6 +224,36 @@ def _call(app: App, *, slug: str, operation: str, query_string: str, body: Any,
         raise ProxyError(502, f"Failed to connect to external API: {_plain_reason(exc)}",
                          "upstream_unreachable", phase=CallLog.Phase.NOT_SENT)
 
+    try:
+        lease = bulkhead.acquire(app.public_id, f"custom:{ref.id}")
+    except bulkhead.Full as exc:
+        raise bulkhead_refusal(exc) from None
+    try:
+        return _charge_and_send(app, slug=slug, key=key, ref=ref, prepared=prepared,
+                                checked=checked, policy=policy, body=body,
+                                request_id=request_id, record=record)
+    finally:
+        bulkhead.release(lease)
+
+
+def bulkhead_refusal(exc: bulkhead.Full) -> ProxyError:
+    """429 in the SDK's error shape (like the rate limit): answered before anything is
+    charged or sent."""
+    whose = "this app" if exc.scope == "app" else "this integration"
+    return ProxyError(
+        429,
+        f"Too many calls in flight for {whose}: at most {exc.limit} at a time. Retry after "
+        f"{exc.retry_after} seconds.",
+        "concurrency_limited",
+        extra={"retry_after": exc.retry_after},
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+def _charge_and_send(app: App, *, slug: str, key: str, ref: runtime.IntegrationRef,
+                     prepared: _Prepared, checked: egress.CheckedURL,
+                     policy: egress.EgressPolicy, body: dict[str, Any], request_id: str,
+                     record: _Record) -> ProxyResult:
     amount = int(settings.CREDITS_PER_PROXIED_CALL)
     reference = WorkspaceIntegration(pk=ref.id, public_id=ref.public_id)
     if amount > 0:
@@ -237,6 +267,7 @@ def _call(app: App, *, slug: str, operation: str, query_string: str, body: Any,
                                     "extra_data": {"reason": "integration_credits_limit_reached"}})
         record.credits = amount
     _touch(ref)
+    runtime.release_db_connection()  # the charge is committed; no connection held while waiting
 
     pinned = list(checked.addresses)
     try:

@@ -153,6 +153,21 @@ def lookup(workspace_id: int, slug: str) -> IntegrationRef | None:
     return IntegrationRef(pk, public_id, slug, version, updated, _aware(last_used_at))
 
 
+def release_db_connection() -> None:
+    """Hand this request's database connection back before a long upstream wait.
+
+    With the bounded pool (``DATABASES[...]["OPTIONS"]["pool"]``, see ``DB_POOL_MAX_SIZE``)
+    ``close()`` returns the connection to the pool and the next query borrows one again, so
+    a thousand calls waiting on upstreams hold no PostgreSQL connection. Never inside a
+    transaction (the caller's atomic block keeps its connection), and not without a pool
+    (closing a persistent connection would only cost a reconnect).
+    """
+    if connection.in_atomic_block or connection.connection is None:
+        return
+    if connection.settings_dict.get("OPTIONS", {}).get("pool"):
+        connection.close()
+
+
 # --------------------------------------------------------------------------- process cache
 
 _CACHE: OrderedDict[int, IntegrationConfig] = OrderedDict()

@@ -91,9 +91,11 @@ def tail(log: Path) -> str:
 
 
 @contextmanager
-def gunicorn_portal(django_db_blocker: Any, log: Path, env: dict[str, str]) -> Iterator[str]:
-    """Serve the portal with gunicorn (3 sync workers) on a free port, on the test database,
-    with ``env`` added to the environment; yields its base URL."""
+def gunicorn_portal(django_db_blocker: Any, log: Path, env: dict[str, str],
+                    workers: int = 2) -> Iterator[str]:
+    """Serve the portal as in production (config/gunicorn.conf.py: gevent workers, the bounded
+    PostgreSQL pool) on a free port, on the test database, with ``env`` added to the
+    environment; yields its base URL."""
     if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
         pytest.skip("needs PostgreSQL (gunicorn must reach the test database)")
     with django_db_blocker.unblock():
@@ -112,9 +114,10 @@ def gunicorn_portal(django_db_blocker: Any, log: Path, env: dict[str, str]) -> I
     }
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
-             f"127.0.0.1:{port}", "--workers", "3", "--timeout", "30", "--graceful-timeout",
-             "2"], cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py",
+             "config.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers",
+             str(workers), "--timeout", "30", "--graceful-timeout", "2"],
+            cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

@@ -242,6 +242,31 @@ PROXY_CONNECT_TIMEOUT_SECONDS = env.float("PROXY_CONNECT_TIMEOUT_SECONDS", defau
 PROXY_MAX_RESPONSE_BYTES = env.int("PROXY_MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
 PROXY_CONFIG_CACHE_SECONDS = env.int("PROXY_CONFIG_CACHE_SECONDS", default=60)
 
+# ---- Proxy at real traffic shapes (issue 11; see config/gunicorn.conf.py) ----------------
+# Bounded PostgreSQL pool (Django 5.2 + psycopg_pool), per web process: DB_POOL_MAX_SIZE > 0
+# turns it on (config/gunicorn.conf.py defaults it to 8; CONN_MAX_AGE must then be 0). The
+# proxy hands its connection back to the pool while it waits for the upstream, so PostgreSQL
+# sees at most workers x DB_POOL_MAX_SIZE connections whatever the number of calls in flight.
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
+if DB_POOL_MAX_SIZE > 0 and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(env.int("DB_POOL_MIN_SIZE", default=2), DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": env.float("DB_POOL_TIMEOUT_SECONDS", default=10.0),
+    }
+# Bulkheads: calls in flight (sent, not yet answered) per app and per integration (custom
+# integration, or one connector type in one workspace); 0 = no cap. Shared by every process
+# through Redis (REDIS_URL); without Redis each process enforces them on its own. Over a cap
+# the call is answered at once: 429 + Retry-After, nothing charged, nothing sent.
+PROXY_MAX_IN_FLIGHT_PER_APP = env.int("PROXY_MAX_IN_FLIGHT_PER_APP", default=200)
+PROXY_MAX_IN_FLIGHT_PER_INTEGRATION = env.int("PROXY_MAX_IN_FLIGHT_PER_INTEGRATION",
+                                              default=400)
+PROXY_BULKHEAD_RETRY_AFTER_SECONDS = env.int("PROXY_BULKHEAD_RETRY_AFTER_SECONDS", default=1)
+# Kept-alive upstream connections per (checked address, host) in each process.
+EGRESS_POOL_MAXSIZE = env.int("EGRESS_POOL_MAXSIZE", default=10)
+# ---- end of the issue 11 block -----------------------------------------------------------
+
 # Connectors (OAuth). The platform's own OAuth client per provider type comes from the
 # environment: CONNECTOR_<TYPE>_CLIENT_ID / CONNECTOR_<TYPE>_CLIENT_SECRET.
 CONNECTOR_CLIENTS = {
