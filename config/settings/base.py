@@ -130,13 +130,20 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 3
 
-# Brute-force lockout (django-axes): 5 failures for one account from one address lock it for 15 min.
+# Brute-force lockout (django-axes): 5 failures for one account from one address lock that
+# account for that address for 15 min; the same account from another address is not locked.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"
+# The client's address behind the reverse proxies (config/client_ip.py): TRUSTED_PROXY_COUNT
+# proxies append to X-Forwarded-For (0 here: `make run` has none; production defaults to 1).
+from config.client_ip import client_ip_settings  # noqa: E402
+
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+vars().update(client_ip_settings(TRUSTED_PROXY_COUNT))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -2,6 +2,8 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
+from config.client_ip import client_ip_settings
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -15,6 +17,10 @@ if not env("DATABASE_URL", default=""):
     raise ImproperlyConfigured("Production needs DATABASE_URL (PostgreSQL).")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind the README's reverse proxy (one, by default): the sign-in lockout keys on the client
+# address it appends to X-Forwarded-For, not on the proxy's (see config/client_ip.py).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+vars().update(client_ip_settings(TRUSTED_PROXY_COUNT))
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = True
