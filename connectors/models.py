@@ -149,7 +149,8 @@ class Connection(models.Model):
 
 class OAuthState(models.Model):
     """One authorization attempt. Only the SHA-256 of the state parameter is stored; it is
-    single use (``used_at``) and short-lived (``expires_at``)."""
+    single use (``used_at``), short-lived (``expires_at``) and bound to the browser that was
+    sent to the provider (``browser_digest``, RFC 6749 §10.12)."""
 
     digest = models.CharField(max_length=64, unique=True)
     kind = models.CharField(max_length=10, choices=Connection.Kind.choices)
@@ -163,6 +164,15 @@ class OAuthState(models.Model):
                              blank=True, related_name="+",
                              help_text="The dashboard user who started it (platform/workspace).")
     code_verifier = VaultField(null=True, blank=True)
+    launch_digest = models.CharField(
+        max_length=64, blank=True, db_index=True,
+        help_text="App-user flows: SHA-256 of the one-time link connectAppUser returned; the "
+                  "browser that opens it first gets the state (``launched_at``).")
+    browser_digest = models.CharField(
+        max_length=64, blank=True,
+        help_text="SHA-256 of the nonce set as a cookie in the browser sent to the provider; "
+                  "the callback must carry it.")
+    launched_at = models.DateTimeField(null=True, blank=True)
     redirect_uri = models.CharField(max_length=500)
     scopes = models.CharField(max_length=1000, blank=True)
     connection_config = models.JSONField(default=dict, blank=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import secrets
 from dataclasses import dataclass, replace
@@ -74,8 +75,21 @@ def state_digest(state: str) -> str:
 def new_pkce() -> tuple[str, str]:
     """(code_verifier, S256 code_challenge)."""
     verifier = secrets.token_urlsafe(64)[:96]
+    return verifier, pkce_challenge(verifier)
+
+
+def pkce_challenge(verifier: str) -> str:
+    """RFC 7636 S256: BASE64URL(SHA256(verifier)) without padding."""
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest())
-    return verifier, challenge.decode("ascii").rstrip("=")
+    return challenge.decode("ascii").rstrip("=")
+
+
+def same_digest(digest: str, value: str) -> bool:
+    """Whether ``value`` hashes to ``digest`` (constant-time compare; False for an empty
+    digest or value)."""
+    if not digest or not value:
+        return False
+    return hmac.compare_digest(digest, state_digest(value))
 
 
 def authorize_url(base: str, *, client_id: str, redirect_uri: str, scopes: str, state: str,

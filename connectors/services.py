@@ -170,32 +170,58 @@ def endpoints_for(conn: Connection) -> Endpoints:
 # --------------------------------------------------------------------------- authorization
 
 
-def _start(app: App, *, kind: str, endpoints: Endpoints, redirect_uri: str,
-           integration_type: str = "", connector: WorkspaceConnector | None = None,
-           app_user: AppUser | None = None, user: Any = None,
-           connection_config: dict[str, str] | None = None) -> str:
-    state = oauth.new_state()
-    verifier, challenge = oauth.new_pkce() if endpoints.pkce else (None, None)
+@dataclass(frozen=True)
+class Authorization:
+    """Where to send the browser, and the nonce that same browser must bring back to the
+    callback (the view sets it as an HttpOnly cookie; only its SHA-256 is stored)."""
+
+    url: str
+    state_id: int
+    browser_nonce: str
+
+    def __repr__(self) -> str:  # never print the nonce
+        return f"<Authorization state_id={self.state_id}>"
+
+
+def launch_ttl() -> timedelta:
+    """How long the link ``connectAppUser`` returns may be opened (once)."""
+    return timedelta(seconds=int(getattr(settings, "CONNECTOR_LAUNCH_TTL_SECONDS", 300)))
+
+
+def _authorize_redirect(endpoints: Endpoints, *, redirect_uri: str, scopes: str, state: str,
+                        verifier: str | None) -> str:
     try:
-        url = oauth.authorize_url(endpoints.authorize_url, client_id=endpoints.client.client_id,
-                                  redirect_uri=redirect_uri, scopes=endpoints.scopes,
-                                  state=state, code_challenge=challenge,
-                                  extra=endpoints.authorize_params)
+        return oauth.authorize_url(
+            endpoints.authorize_url, client_id=endpoints.client.client_id,
+            redirect_uri=redirect_uri, scopes=scopes, state=state,
+            code_challenge=oauth.pkce_challenge(verifier) if verifier else None,
+            extra=endpoints.authorize_params)
     except (egress.EgressError, ValueError) as exc:  # blocked, or not a URL at all
         raise ConnectorError(f"The authorization URL is not allowed: "
                              f"{getattr(exc, 'reason', exc)}", "endpoint_blocked")
-    OAuthState.objects.create(
+
+
+def _start(app: App, *, kind: str, endpoints: Endpoints, redirect_uri: str,
+           integration_type: str = "", connector: WorkspaceConnector | None = None,
+           user: Any = None, connection_config: dict[str, str] | None = None) -> Authorization:
+    """A dashboard flow: the state is bound to the signed-in user and to this browser."""
+    state, nonce = oauth.new_state(), oauth.new_state()
+    verifier = oauth.new_pkce()[0] if endpoints.pkce else None
+    url = _authorize_redirect(endpoints, redirect_uri=redirect_uri, scopes=endpoints.scopes,
+                              state=state, verifier=verifier)
+    now = timezone.now()
+    row = OAuthState.objects.create(
         digest=oauth.state_digest(state), kind=kind, app=app, integration_type=integration_type,
-        connector=connector, app_user=app_user,
-        user=user if getattr(user, "is_authenticated", False) else None,
+        connector=connector, user=user if getattr(user, "is_authenticated", False) else None,
         code_verifier=verifier, redirect_uri=redirect_uri, scopes=endpoints.scopes,
-        connection_config=connection_config or {}, expires_at=timezone.now() + state_ttl())
-    return url
+        connection_config=connection_config or {}, expires_at=now + state_ttl(),
+        browser_digest=oauth.state_digest(nonce), launched_at=now)
+    return Authorization(url, row.pk, nonce)
 
 
 def start_platform_connect(app: App, integration_type: str, *, actor: Any, redirect_uri: str,
-                           connection_config: dict[str, str] | None = None) -> str:
-    """The provider URL to send the dashboard user's browser to."""
+                           connection_config: dict[str, str] | None = None) -> Authorization:
+    """Where to send the dashboard user's browser (the provider)."""
     provider = providers.get(integration_type)
     if provider is None:
         raise ConnectorError(f"Unknown connector '{integration_type}'.", "connector_not_found",
@@ -209,7 +235,7 @@ def start_platform_connect(app: App, integration_type: str, *, actor: Any, redir
 
 
 def start_workspace_connect(app: App, connector: WorkspaceConnector, *, actor: Any,
-                            redirect_uri: str) -> str:
+                            redirect_uri: str) -> Authorization:
     _same_workspace(app, connector)
     return _start(app, kind=Connection.Kind.WORKSPACE, endpoints=_connector_endpoints(connector),
                   redirect_uri=redirect_uri, connector=connector, user=actor)
@@ -217,14 +243,52 @@ def start_workspace_connect(app: App, connector: WorkspaceConnector, *, actor: A
 
 def start_app_user_connect(app: App, app_user: AppUser, connector: WorkspaceConnector, *,
                            redirect_uri: str) -> dict[str, Any]:
-    """``connectAppUser``: the state is bound to app, app user and connector."""
+    """``connectAppUser``: an attempt bound to app, app user and connector, opened through a
+    one-time link (``launch_token``, valid ``launch_ttl``). No state exists yet: the browser
+    that opens the link first gets one, bound to it (``open_app_user_connect``)."""
     _same_workspace(app, connector)
-    url = _start(app, kind=Connection.Kind.APP_USER, endpoints=_connector_endpoints(connector),
-                 redirect_uri=redirect_uri, connector=connector, app_user=app_user)
+    endpoints = _connector_endpoints(connector)
+    verifier = oauth.new_pkce()[0] if endpoints.pkce else None
+    # refuse a blocked authorize URL now, not when the user's browser gets there
+    _authorize_redirect(endpoints, redirect_uri=redirect_uri, scopes=endpoints.scopes,
+                        state="-", verifier=verifier)
+    launch = oauth.new_state()
+    OAuthState.objects.create(
+        digest=oauth.state_digest(oauth.new_state()),  # placeholder nobody knows
+        kind=Connection.Kind.APP_USER, app=app, connector=connector, app_user=app_user,
+        code_verifier=verifier, redirect_uri=redirect_uri, scopes=endpoints.scopes,
+        expires_at=timezone.now() + launch_ttl(), launch_digest=oauth.state_digest(launch))
     existing = Connection.objects.filter(kind=Connection.Kind.APP_USER, app=app,
                                          connector=connector, app_user=app_user).first()
-    return {"redirect_url": url, "connection_id": existing.pk if existing else None,
+    return {"launch_token": launch, "connection_id": existing.pk if existing else None,
             "already_authorized": bool(existing and existing.status == Connection.Status.ACTIVE)}
+
+
+def open_app_user_connect(launch_token: str) -> Authorization:
+    """The app user's browser opens the ``connectAppUser`` link: claimed once (a second
+    browser, or the same link later, is refused), it gets a fresh state bound to that
+    browser and the provider URL (PKCE S256 when the connector uses it)."""
+    gone = ConnectorError("This connection link was already opened, or it expired. Go back to "
+                          "the app and start the connection again from there.", "launch_used")
+    if not launch_token or len(launch_token) > 200:
+        raise gone
+    row = (OAuthState.objects.select_related("connector")
+           .filter(kind=Connection.Kind.APP_USER,
+                   launch_digest=oauth.state_digest(launch_token)).first())
+    if row is None or row.connector is None:
+        raise gone
+    state, nonce = oauth.new_state(), oauth.new_state()
+    now = timezone.now()
+    claimed = OAuthState.objects.filter(
+        pk=row.pk, launched_at__isnull=True, used_at__isnull=True, expires_at__gt=now,
+    ).update(launched_at=now, digest=oauth.state_digest(state),
+             browser_digest=oauth.state_digest(nonce), expires_at=now + state_ttl())
+    if not claimed:
+        raise gone
+    verifier = row.code_verifier.reveal("PKCE verifier") if row.code_verifier else None
+    url = _authorize_redirect(_connector_endpoints(row.connector), redirect_uri=row.redirect_uri,
+                              scopes=row.scopes, state=state, verifier=verifier)
+    return Authorization(url, row.pk, nonce)
 
 
 def _same_workspace(app: App, connector: WorkspaceConnector) -> None:
@@ -241,9 +305,20 @@ def pending_state(raw_state: str) -> OAuthState | None:
             .filter(digest=oauth.state_digest(raw_state)).first())
 
 
-def consume_state(raw_state: str, *, user: Any = None) -> OAuthState:
-    """The state row, marked used; refuses unknown, used (replayed), expired states, and a
-    dashboard flow completed by another signed-in user than the one who started it."""
+_OTHER_BROWSER = {
+    Connection.Kind.APP_USER: "This connection was not started in this browser, so nothing was "
+                              "connected. Go back to the app and start the connection again "
+                              "from there.",
+    "dashboard": "This connection was started in another browser, so nothing was connected. "
+                 "Start it again from the app's Connectors page.",
+}
+
+
+def consume_state(raw_state: str, *, user: Any = None, browser_nonce: str = "") -> OAuthState:
+    """The state row, marked used; refuses unknown, used (replayed), expired states, a
+    dashboard flow completed by another signed-in user than the one who started it, and a
+    callback from another browser than the one sent to the provider (``browser_nonce``, the
+    cookie; compared in constant time). A refusal for the browser leaves the state unused."""
     if not raw_state or len(raw_state) > 200:
         raise ConnectorError("The authorization request is invalid.", "invalid_state")
     row = (OAuthState.objects.select_related("app", "app__workspace", "connector", "app_user")
@@ -256,6 +331,9 @@ def consume_state(raw_state: str, *, user: Any = None) -> OAuthState:
         if row.user_id is None or uid != row.user_id:
             raise ConnectorError("This authorization was started by another user. Sign in as "
                                  "that user, or start again.", "invalid_state")
+    if not oauth.same_digest(row.browser_digest, browser_nonce):
+        raise ConnectorError(_OTHER_BROWSER.get(row.kind, _OTHER_BROWSER["dashboard"]),
+                             "browser_mismatch")
     now = timezone.now()
     if not OAuthState.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=now):
         raise ConnectorError("This authorization was already used. Start again.",
@@ -267,10 +345,10 @@ def consume_state(raw_state: str, *, user: Any = None) -> OAuthState:
 
 
 def complete_authorization(raw_state: str, *, code: str = "", error: str = "",
-                           user: Any = None) -> Connection:
+                           user: Any = None, browser_nonce: str = "") -> Connection:
     """The callback: consume the state, exchange the code (PKCE verifier included), store the
     tokens encrypted."""
-    st = consume_state(raw_state, user=user)
+    st = consume_state(raw_state, user=user, browser_nonce=browser_nonce)
     if error or not code:
         raise ConnectorError(f"The provider did not authorize the connection "
                              f"({(error or 'no code')[:60]}).", "authorization_refused")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urljoin
 
 from django.conf import settings
 from django.contrib import messages
@@ -13,7 +14,9 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET
 
 from workspaces.access import can_manage_app, get_workspace_for, get_workspace_object, require_role
 from workspaces.forms import add_service_error
@@ -31,16 +34,65 @@ def callback_url(request: Any) -> str:
     return configured or request.build_absolute_uri(reverse("connectors-oauth-callback"))
 
 
+def launch_url(request: Any, launch_token: str) -> str:
+    """The one-time link ``connectAppUser`` returns: on the callback's host, so the cookie it
+    sets is sent to the callback."""
+    return urljoin(callback_url(request), reverse("connectors-oauth-launch", args=[launch_token]))
+
+
+def browser_cookie_name(state_id: int) -> str:
+    """One cookie per attempt, so connecting two things in two tabs works."""
+    return f"sb_oauth_{state_id}"
+
+
+def _bind_browser(request: HttpRequest, response: HttpResponse,
+                  auth: services.Authorization) -> HttpResponse:
+    """RFC 6749 §10.12: the browser sent to the provider carries a nonce only the callback
+    reads (HttpOnly, SameSite=Lax so the provider's redirect back brings it, Secure over HTTPS
+    and in production)."""
+    response.set_cookie(browser_cookie_name(auth.state_id), auth.browser_nonce,
+                        max_age=int(services.state_ttl().total_seconds()),
+                        path=reverse("connectors-oauth-callback"), httponly=True,
+                        secure=bool(settings.SESSION_COOKIE_SECURE or request.is_secure()),
+                        samesite="Lax")
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@never_cache
+@require_GET
+def oauth_launch(request: HttpRequest, launch_token: str) -> HttpResponse:
+    """The link ``connectAppUser`` returns: the first browser to open it is sent on to the
+    provider with the state bound to it; any later opening is refused."""
+    try:
+        auth = services.open_app_user_connect(launch_token)
+    except services.ConnectorError as exc:
+        response = render(request, "connectors/callback.html",
+                          {"ok": False, "error": exc.message}, status=400)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+    return _bind_browser(request, redirect(auth.url), auth)
+
+
+@never_cache
 def oauth_callback(request: HttpRequest) -> HttpResponse:
+    response = _oauth_callback(request)
+    response["Referrer-Policy"] = "no-referrer"  # the code is in this page's URL
+    return response
+
+
+def _oauth_callback(request: HttpRequest) -> HttpResponse:
     raw_state = request.GET.get("state", "")
     row = services.pending_state(raw_state)
     dashboard = row is not None and row.kind != Connection.Kind.APP_USER
     if dashboard and not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
+    cookie = browser_cookie_name(row.pk) if row is not None else ""
     try:
         conn = services.complete_authorization(raw_state, code=request.GET.get("code", ""),
                                                error=request.GET.get("error", ""),
-                                               user=request.user)
+                                               user=request.user,
+                                               browser_nonce=request.COOKIES.get(cookie, ""))
     except services.ConnectorError as exc:
         if dashboard and row is not None and row.user_id == request.user.pk:
             # back to the page the user started from; anyone else (who may not even be a
@@ -51,10 +103,13 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         return render(request, "connectors/callback.html", {"ok": False, "error": exc.message},
                       status=400)
     if conn.kind == Connection.Kind.APP_USER:
-        return render(request, "connectors/callback.html", {"ok": True, "connection": conn})
-    messages.success(request, f"Connected {conn.label}.")
-    return redirect("app-connectors", workspace_id=conn.app.workspace.public_id,
-                    app_id=conn.app.public_id)
+        done = render(request, "connectors/callback.html", {"ok": True, "connection": conn})
+    else:
+        messages.success(request, f"Connected {conn.label}.")
+        done = redirect("app-connectors", workspace_id=conn.app.workspace.public_id,
+                        app_id=conn.app.public_id)
+    done.delete_cookie(cookie, path=reverse("connectors-oauth-callback"), samesite="Lax")
+    return done
 
 
 @login_required
@@ -117,18 +172,19 @@ def _app_connectors_post(request: HttpRequest, app: App,
                 messages.error(request, "Check the connection settings: "
                                + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
                 return _app_connectors_page(request, app, membership, bound=form)
-            url = services.start_platform_connect(app, provider.type, actor=request.user,
-                                                  redirect_uri=callback_url(request),
-                                                  connection_config=form.cleaned_data)
-            return redirect(url)
+            auth = services.start_platform_connect(app, provider.type, actor=request.user,
+                                                   redirect_uri=callback_url(request),
+                                                   connection_config=form.cleaned_data)
+            return _bind_browser(request, redirect(auth.url), auth)
         if action == "connect-workspace":
             connector = WorkspaceConnector.objects.filter(
                 workspace=app.workspace, public_id=request.POST.get("connector_id", "")).first()
             if connector is None:
                 messages.error(request, "Unknown connector.")
                 return back
-            return redirect(services.start_workspace_connect(
-                app, connector, actor=request.user, redirect_uri=callback_url(request)))
+            auth = services.start_workspace_connect(app, connector, actor=request.user,
+                                                    redirect_uri=callback_url(request))
+            return _bind_browser(request, redirect(auth.url), auth)
         if action == "disconnect":
             conn = (Connection.objects.select_related("app", "app__workspace", "connector")
                     .filter(app=app, pk=request.POST.get("connection_id") or 0)

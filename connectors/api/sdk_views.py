@@ -22,7 +22,7 @@ from integrations import proxy
 from workspaces.api.sdk import SDKViewMixin, resolve_app
 
 from .. import calls, services
-from ..views import callback_url
+from ..views import callback_url, launch_url
 
 _ERROR = inline_serializer("ConnectorError", fields={
     "detail": serializers.CharField(),
@@ -116,9 +116,11 @@ class AppUserInitiateView(_Base):
             "connection_id": serializers.IntegerField(allow_null=True),
             "already_authorized": serializers.BooleanField(),
         }), 401: _ERROR, 403: _ERROR, 404: _ERROR},
-        description="`connectors.connectAppUser(id)`: the provider URL to send the signed-in "
-                    "app user to. The state is bound to app, app user and connector, single "
-                    "use and short-lived.")
+        description="`connectors.connectAppUser(id)`: the URL to send the signed-in app "
+                    "user's browser to: a one-time portal link (valid a few minutes) that binds "
+                    "the attempt to the browser opening it (cookie) and forwards to the "
+                    "provider. The state is bound to app, app user, connector and that "
+                    "browser, single use and short-lived.")
     def post(self, request: Request, app_id: str, connector_id: str) -> Response:
         app, caller = resolve_app(request, app_id, allow=("app_user",))
         assert caller.app_user is not None
@@ -128,7 +130,8 @@ class AppUserInitiateView(_Base):
                                                    redirect_uri=callback_url(request))
         except services.ConnectorError as exc:
             return _error(exc)
-        return Response(body)
+        token = body.pop("launch_token")
+        return Response({"redirect_url": launch_url(request, token), **body})
 
 
 class AppUserDisconnectView(_Base):

@@ -29,6 +29,14 @@ def connect_platform(client: Client, provider: Provider, app: App, type_: str = 
     return Connection.objects.get(app=app, kind="platform", integration_type=type_)
 
 
+def open_link(browser: Client, url: str) -> str:
+    """The app navigates the app user's browser to the ``connectAppUser`` URL (our one-time
+    link): it sets the browser cookie and answers with the provider URL."""
+    resp = browser.get(local_path(url))
+    assert resp.status_code == 302, resp.content[:500]
+    return resp["Location"]
+
+
 def register_connector(workspace: Any, actor: Any, provider: Provider,
                        name: str = "Our OAuth app") -> WorkspaceConnector:
     return services.create_connector(

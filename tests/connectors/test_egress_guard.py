@@ -43,11 +43,12 @@ def _connector(personas, provider: Upstream, status: int) -> WorkspaceConnector:
 def test_code_exchange_does_not_follow_a_redirect(personas, upstreams, status):
     provider, elsewhere = upstreams
     connector = _connector(personas, provider, status)
-    url = services.start_workspace_connect(personas.app, connector, actor=personas.owner,
-                                           redirect_uri="http://testserver/cb")
-    state = oauth_state(url)
+    auth = services.start_workspace_connect(personas.app, connector, actor=personas.owner,
+                                            redirect_uri="http://testserver/cb")
+    state = oauth_state(auth.url)
     with pytest.raises(services.ConnectorError) as exc:
-        services.complete_authorization(state, code="CODE-CANARY-0001", user=personas.owner)
+        services.complete_authorization(state, code="CODE-CANARY-0001", user=personas.owner,
+                                        browser_nonce=auth.browser_nonce)
     assert exc.value.code == "token_exchange_failed"
     assert "(endpoint_redirected)" in exc.value.message
     assert "CODE-CANARY-0001" not in exc.value.message and SECRET not in exc.value.message

@@ -257,7 +257,7 @@ def test_callback_of_a_dashboard_flow_needs_the_signed_in_user(client, personas,
 
     settings.CONNECTOR_CLIENTS = {"github": {"client_id": "x", "client_secret": "y"}}
     url = services.start_platform_connect(personas.app, "github", actor=personas.owner,
-                                          redirect_uri="http://testserver/cb")
+                                          redirect_uri="http://testserver/cb").url
     state = parse_qs(urlsplit(url).query)["state"][0]
     callback = reverse("connectors-oauth-callback") + f"?state={state}&code=c"
     resp = client.get(callback)

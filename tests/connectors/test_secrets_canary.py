@@ -17,7 +17,7 @@ from workspaces import services as ws_services
 from workspaces.models import User
 
 from .conftest import CLIENT_SECRET, CLIENT_SECRET_2, local_path, query_of
-from .support import connect_platform, expire, register_connector
+from .support import connect_platform, expire, open_link, register_connector
 
 pytestmark = pytest.mark.django_db
 
@@ -44,9 +44,10 @@ def test_secrets_leak_nowhere(client, personas, sdk, api, connector_settings, oa
             f"/api/apps/{p.app.public_id}/app-user-auth/connectors/{connector.public_id}/initiate"
         ).json()["redirect_url"]
         canaries.append(OAuthState.objects.get(app_user__isnull=False).code_verifier.reveal())
-        callback = oauth_provider.authorize(url, "bob")
+        browser = Client()
+        callback = oauth_provider.authorize(open_link(browser, url), "bob")
         canaries.append(query_of(callback)["code"])
-        assert Client().get(local_path(callback)).status_code == 200
+        assert browser.get(local_path(callback)).status_code == 200
         user_conn = Connection.objects.get(kind="app_user")
         canaries.append(user_conn.refresh_token.reveal())
 

@@ -34,10 +34,10 @@ def _answer(server: Upstream, payload: dict) -> None:  # type: ignore[type-arg]
 def _connect(personas, type_: str, server: Upstream, settings) -> Connection:  # type: ignore[no-untyped-def]
     settings.CONNECTOR_CLIENTS = {type_: {"client_id": "cid", "client_secret": "cs"}}
     settings.CONNECTOR_PROVIDER_OVERRIDES = {type_: {"token_url": server.url("/token")}}
-    url = services.start_platform_connect(personas.app, type_, actor=personas.owner,
-                                          redirect_uri="http://testserver/cb")
-    return services.complete_authorization(query_of(url)["state"], code="c",
-                                           user=personas.owner)
+    auth = services.start_platform_connect(personas.app, type_, actor=personas.owner,
+                                           redirect_uri="http://testserver/cb")
+    return services.complete_authorization(query_of(auth.url)["state"], code="c",
+                                           user=personas.owner, browser_nonce=auth.browser_nonce)
 
 
 def test_slack_user_token_is_the_authed_users(personas, sdk, token_endpoint, settings):

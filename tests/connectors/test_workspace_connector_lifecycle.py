@@ -10,7 +10,7 @@ from django.urls import reverse
 from connectors.models import Connection, WorkspaceConnector
 
 from .conftest import CLIENT_SECRET_2, local_path
-from .support import expire, register_connector
+from .support import expire, open_link, register_connector
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,8 @@ def test_deleting_a_connector_revokes_its_tokens(client, personas, sdk, connecto
     redirect = sdk(personas.app, "user-1").post(
         f"/api/apps/{personas.app.public_id}/app-user-auth/connectors/{connector.public_id}"
         "/initiate").json()["redirect_url"]
-    assert client.get(local_path(oauth_provider.authorize(redirect, "bob"))).status_code == 200
+    callback = oauth_provider.authorize(open_link(client, redirect), "bob")
+    assert client.get(local_path(callback)).status_code == 200
     tokens = [c.access_token.reveal() for c in Connection.objects.filter(connector=connector)]
     assert len(tokens) == 2 and all(oauth_provider.me(t) == 200 for t in tokens)
 

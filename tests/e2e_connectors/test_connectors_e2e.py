@@ -47,6 +47,41 @@ def _connect(portal: Portal, s: requests.Session, page: str, data: dict[str, str
     assert done.status_code == 302 and "/connectors/" in done.headers["Location"], done.text
 
 
+def _open_link(browser: requests.Session, url: str) -> str:
+    """The app navigates the browser to the connectAppUser URL; returns the provider URL."""
+    resp = browser.get(url, allow_redirects=False, timeout=20)
+    assert resp.status_code == 302, resp.text[:500]
+    assert any(c.name.startswith("sb_oauth_") for c in browser.cookies)
+    return resp.headers["Location"]
+
+
+def test_connect_app_user_is_bound_to_the_browser_that_opened_the_link(
+        portal: Portal, node: str, personas: Any) -> None:
+    """The real SDK's connectAppUser, the consent done in one browser, the callback opened in
+    another cookie jar: refused, nothing linked; the link itself opens once."""
+    p, provider = personas, portal.provider
+    connector = WorkspaceConnector.objects.create(
+        workspace=p.workspace, name="Bound", client_id=CLIENT_ID_2,
+        client_secret=CLIENT_SECRET_2, authorize_url=provider.endpoint("/o/authorize/"),
+        token_url=provider.endpoint("/o/token/"), scopes="read write")
+    user_jwt = ws_services.mint_app_user_token(p.app, "user-9").token
+    [redirect] = run_sdk(node, {"serverUrl": portal.url, "appId": p.app.public_id,
+                                "token": user_jwt,
+                                "calls": [{"method": "connectAppUser",
+                                           "args": [connector.public_id]}]})
+    link = redirect["value"]
+    started_in, elsewhere = requests.Session(), requests.Session()
+    callback = provider.authorize(_open_link(started_in, link), "bob")
+    taken = elsewhere.get(link, allow_redirects=False, timeout=20)
+    assert taken.status_code == 400 and "already opened" in taken.text
+    refused = elsewhere.get(callback, timeout=20)
+    assert refused.status_code == 400
+    assert "start the connection again from there" in refused.text
+    assert not Connection.objects.filter(kind="app_user", app_user__external_id="user-9").exists()
+    assert started_in.get(callback, timeout=20).status_code == 200
+    assert Connection.objects.filter(kind="app_user", app_user__external_id="user-9").exists()
+
+
 def test_the_sdk_connectors_module_end_to_end(portal: Portal, node: str, personas: Any) -> None:
     p, provider = personas, portal.provider
     app = p.app
@@ -135,10 +170,13 @@ def test_the_sdk_connectors_module_end_to_end(portal: Portal, node: str, persona
     [shared] = sdk(("getWorkspaceConnection", connector.public_id))
     assert provider.me(shared["value"]["accessToken"]) == 200
 
-    # app user: connectAppUser -> provider -> callback; token on behalf of; disconnect revokes
+    # app user: connectAppUser -> our one-time link (sets the browser cookie) -> provider ->
+    # callback in that same browser; token on behalf of; disconnect revokes
     [redirect] = sdk(("connectAppUser", connector.public_id), token=user_jwt)
-    callback = provider.authorize(redirect["value"], "bob")
-    assert requests.get(callback, timeout=20).status_code == 200
+    assert redirect["value"].startswith(portal.url + "/connectors/oauth/start/")
+    browser = requests.Session()
+    callback = provider.authorize(_open_link(browser, redirect["value"]), "bob")
+    assert browser.get(callback, timeout=20).status_code == 200
     as_user = {"token": user_jwt}
     mine, legacy = sdk(("getCurrentAppUserConnection", connector.public_id),
                        ("getCurrentAppUserAccessToken", connector.public_id), **as_user)
