@@ -13,10 +13,23 @@ def _keys_changed(*, setting: str, **kwargs: Any) -> None:
         crypto.reset_caches()
 
 
+def _app_saved(*, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
+    """A new app created by an admin or owner receives the workspace's secrets (a recorded,
+    audited grant). A signal because the vault sits above workspaces, which creates apps."""
+    if created and not raw:
+        from . import services
+
+        services.grant_if_created_by_admin(instance)
+
+
 class SecretsVaultConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "secrets_vault"
     verbose_name = "Secrets vault"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_save
+
         setting_changed.connect(_keys_changed, dispatch_uid="secrets_vault.keys_changed")
+        post_save.connect(_app_saved, sender="workspaces.App",
+                          dispatch_uid="secrets_vault.app_workspace_access")

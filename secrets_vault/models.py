@@ -157,3 +157,34 @@ class CustomApi(models.Model):
     @property
     def described_as(self) -> str:
         return f"Custom API “{self.name}” ({self.env_var})"
+
+
+class AppSecretAccess(models.Model):
+    """An app whose backend receives the workspace's secrets and organization Custom APIs
+    (functions/env). Without a row an app gets only its own app secrets and app-scope Custom
+    APIs. Recorded when an admin or owner creates the app, or when an admin grants it; revoking
+    deletes the row. Every grant and revoke is audited."""
+
+    class Reason(models.TextChoices):
+        CREATED_BY_ADMIN = "created_by_admin", "App created by an admin or owner"
+        GRANTED = "granted", "Granted by an admin"
+        MIGRATION = "migration", "Existing app created by a current admin or owner"
+
+    app = models.OneToOneField(App, on_delete=models.CASCADE, primary_key=True,
+                               related_name="workspace_secret_access")
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+")
+    granted_by_label = models.CharField(max_length=200, blank=True)
+    granted_at = models.DateTimeField(default=timezone.now)
+    reason = models.CharField(max_length=20, choices=Reason.choices, default=Reason.GRANTED)
+
+    class Meta:
+        verbose_name = "app access to workspace secrets"
+        verbose_name_plural = "app access to workspace secrets"
+
+    def __str__(self) -> str:
+        return f"{self.app} may read workspace secrets"
+
+    @property
+    def granted_by_name(self) -> str:
+        return self.granted_by_label or (self.granted_by.email if self.granted_by else "system")

@@ -9,6 +9,19 @@ Reads that never decrypt:
     effective_custom_apis, environment_names
 Reads that decrypt (raise crypto.DecryptionFailed, never return ciphertext):
     reveal, resolve_value, environment_for_app, read_environment (audited; the endpoint's)
+Which apps receive workspace-scope values (workspace secrets, organization Custom APIs):
+    workspace_access, has_workspace_access, apps_with_workspace_access,
+    grant_workspace_access / revoke_workspace_access (admins; audited),
+    grant_if_created_by_admin (on app creation)
+
+THE access rule: an app's backend (functions/env, the only door values leave by) receives
+workspace secrets and organization Custom APIs only while the app has an `AppSecretAccess`
+grant. An app created by an admin or owner is granted on creation; an app created by a plain
+member gets only its own app secrets and app-scope Custom APIs until an admin grants it. Every
+read of `effective_secrets`/`effective_custom_apis` for an app applies it, so the names the
+catalog shows as set are the ones the app really gets. Server-side use of workspace values for
+an app (the proxy adding an integration's headers) never hands them to the app and is not
+limited by it.
 """
 
 from __future__ import annotations
@@ -24,21 +37,24 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from workspaces import audit
-from workspaces.models import App, Workspace
+from workspaces.models import App, Membership, Workspace
+from workspaces.plans import ROLE_FOR
 from workspaces.services import ServiceError
 
 from . import naming
 from .crypto import DecryptionFailed
-from .models import CustomApi, Secret, SecretVersion
+from .models import AppSecretAccess, CustomApi, Secret, SecretVersion
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "DecryptionFailed", "VaultError", "app_overrides_workspace", "create_custom_api",
-    "create_secret", "delete_custom_api", "delete_secret", "delete_secret_named",
-    "effective_custom_apis", "effective_secrets", "environment_for_app", "environment_names",
-    "get_secret", "get_user_secret", "list_custom_apis", "list_secrets", "read_environment",
-    "resolve_value", "reveal", "secret_names", "set_secret", "update_custom_api",
+    "DecryptionFailed", "VaultError", "app_overrides_workspace", "apps_with_workspace_access",
+    "create_custom_api", "create_secret", "delete_custom_api", "delete_secret",
+    "delete_secret_named", "effective_custom_apis", "effective_secrets", "environment_for_app",
+    "environment_names", "get_secret", "get_user_secret", "grant_if_created_by_admin",
+    "grant_workspace_access", "has_workspace_access", "list_custom_apis", "list_secrets",
+    "read_environment", "resolve_value", "reveal", "revoke_workspace_access", "secret_names",
+    "set_secret", "update_custom_api", "workspace_access",
 ]
 
 T = TypeVar("T", Secret, CustomApi)
@@ -89,8 +105,86 @@ def app_overrides_workspace(rows: Iterable[T], key: Callable[[T], str]) -> dict[
     return winners
 
 
-def _in_scope(app: App | None) -> Q:
-    return Q(app=None) | Q(app=app) if app is not None else Q(app=None)
+def _in_scope(app: App | None, workspace_scope: bool = True) -> Q:
+    if app is None:
+        return Q(app=None)
+    return Q(app=None) | Q(app=app) if workspace_scope else Q(app=app)
+
+
+def _sees_workspace(app: App | None, workspace_scope: bool | None) -> bool:
+    """Whether workspace-scope rows apply to `app`: explicit, or (None) the app's grant."""
+    if workspace_scope is not None:
+        return workspace_scope
+    return app is None or has_workspace_access(app)
+
+
+# --- which apps receive workspace-scope values ------------------------------------------------
+
+
+def workspace_access(app: App) -> AppSecretAccess | None:
+    """The app's grant to workspace secrets and organization Custom APIs, or None. Always read
+    from the database (never cached), so a revoke applies to the very next call."""
+    return (AppSecretAccess.objects.select_related("granted_by").filter(app_id=app.pk).first())
+
+
+def has_workspace_access(app: App) -> bool:
+    return AppSecretAccess.objects.filter(app_id=app.pk).exists()
+
+
+def apps_with_workspace_access(workspace: Workspace) -> list[App]:
+    return list(App.objects.filter(workspace=workspace, workspace_secret_access__isnull=False)
+                .only("public_id", "name", "workspace_id").order_by("name"))
+
+
+def _audit_access(app: App, actor: Any, action: str, changes: dict[str, Any],
+                  actor_label: str = "") -> None:
+    audit.record(app.workspace, actor=actor, actor_label=actor_label,
+                 action=f"app.workspace_secrets.{action}", target_type="app",
+                 target_name=app.name, scope=f"app:{app.public_id}", changes=changes)
+
+
+@transaction.atomic
+def grant_workspace_access(app: App, *, actor: Any,
+                           reason: str = AppSecretAccess.Reason.GRANTED) -> AppSecretAccess:
+    """Let the app's backend receive workspace secrets and organization Custom APIs (from its
+    next functions/env call). Admins and owners only: the caller checks the role
+    (`manage_secrets`). Granting an app that already has access changes nothing."""
+    App.objects.select_for_update().filter(pk=app.pk).first()
+    existing = workspace_access(app)
+    if existing is not None:
+        return existing
+    user = _user(actor)
+    grant = AppSecretAccess.objects.create(app=app, granted_by=user,
+                                           granted_by_label="" if user else _label(actor),
+                                           reason=reason)
+    _audit_access(app, actor, "grant", {"reason": reason},
+                  actor_label="" if user else _label(actor))
+    return grant
+
+
+@transaction.atomic
+def revoke_workspace_access(app: App, *, actor: Any) -> bool:
+    """Take the grant away; the app's next functions/env call gets only its own secrets. True
+    when there was a grant."""
+    App.objects.select_for_update().filter(pk=app.pk).first()
+    deleted, _ = AppSecretAccess.objects.filter(app_id=app.pk).delete()
+    if deleted:
+        _audit_access(app, actor, "revoke", {})
+    return bool(deleted)
+
+
+def grant_if_created_by_admin(app: App) -> AppSecretAccess | None:
+    """Called once when an app is created: an app created by an admin or owner of its workspace
+    receives the workspace's secrets (recorded and audited as that person's grant); an app
+    created by a plain member does not, until an admin grants it."""
+    creator = app.created_by
+    if creator is None:
+        return None
+    membership = Membership.objects.filter(workspace_id=app.workspace_id, user=creator).first()
+    if membership is None or not membership.has_role(ROLE_FOR["manage_secrets"]):
+        return None
+    return grant_workspace_access(app, actor=creator,
+                                  reason=AppSecretAccess.Reason.CREATED_BY_ADMIN)
 
 
 # --- secrets: reads ---------------------------------------------------------------------------
@@ -125,10 +219,15 @@ def secret_names(workspace: Workspace, app: App | None = None) -> list[str]:
 
 def effective_secrets(workspace: Workspace, app: App | None = None, *,
                       kinds: Iterable[str] = (Secret.Kind.USER,),
-                      names: Iterable[str] | None = None) -> dict[str, Secret]:
-    """Name -> the secret that applies to `app` (or to the workspace when app is None)."""
+                      names: Iterable[str] | None = None,
+                      workspace_scope: bool | None = None) -> dict[str, Secret]:
+    """Name -> the secret that applies to `app` (or to the workspace when app is None).
+
+    For an app, workspace secrets count only while it has a grant (`workspace_scope=None`);
+    True/False decides explicitly (True: server-side use that never reaches the app)."""
     _check_app(workspace, app)
-    qs = Secret.objects.filter(_in_scope(app), workspace=workspace, kind__in=list(kinds))
+    scope = _in_scope(app, _sees_workspace(app, workspace_scope))
+    qs = Secret.objects.filter(scope, workspace=workspace, kind__in=list(kinds))
     if names is not None:
         qs = qs.filter(name__in=list(names))
     return app_overrides_workspace(qs.select_related("app"), key=lambda s: s.name)
@@ -155,8 +254,10 @@ def reveal(obj: Secret | CustomApi) -> str:
 @sensitive_variables()
 def resolve_value(workspace: Workspace, name: str, app: App | None = None) -> str | None:
     """The value `name` has for `app` (app secret over workspace secret), any kind; None when
-    neither exists. For server-side use (e.g. the proxy adding an integration's header)."""
-    winner = effective_secrets(workspace, app, kinds=Secret.Kind.values, names=[name]).get(name)
+    neither exists. For server-side use only (e.g. the proxy adding an integration's header):
+    the value never goes to the app, so the app's workspace-secrets grant does not apply."""
+    winner = effective_secrets(workspace, app, kinds=Secret.Kind.values, names=[name],
+                               workspace_scope=True).get(name)
     return None if winner is None else reveal(winner)
 
 
@@ -166,35 +267,41 @@ def list_custom_apis(workspace: Workspace) -> Any:
             .select_related("app", "created_by").order_by("name", "pk"))
 
 
-def effective_custom_apis(workspace: Workspace, app: App | None = None) -> dict[str, CustomApi]:
-    """Variable -> the Custom API that applies to `app`: organization ones plus the app's own,
-    an app-scoped one overriding an organization one with the same variable."""
+def effective_custom_apis(workspace: Workspace, app: App | None = None, *,
+                          workspace_scope: bool | None = None) -> dict[str, CustomApi]:
+    """Variable -> the Custom API that applies to `app`: organization ones (only while the app
+    has a workspace-secrets grant, see `effective_secrets`) plus the app's own, an app-scoped
+    one overriding an organization one with the same variable."""
     _check_app(workspace, app)
-    qs = CustomApi.objects.filter(_in_scope(app), workspace=workspace).select_related("app")
+    scope = _in_scope(app, _sees_workspace(app, workspace_scope))
+    qs = CustomApi.objects.filter(scope, workspace=workspace).select_related("app")
     return app_overrides_workspace(qs, key=lambda api: api.env_var)
 
 
 def environment_names(app: App) -> list[str]:
     """The variable names `environment_for_app` would return (nothing is decrypted)."""
-    names = set(effective_secrets(app.workspace, app))
-    for api in effective_custom_apis(app.workspace, app).values():
+    granted = has_workspace_access(app)
+    names = set(effective_secrets(app.workspace, app, workspace_scope=granted))
+    for api in effective_custom_apis(app.workspace, app, workspace_scope=granted).values():
         names.update(naming.custom_api_variables(api.env_var))
     return sorted(names)
 
 
 @sensitive_variables()
 def environment_for_app(app: App) -> dict[str, str]:
-    """The environment an app's backend functions receive: workspace secrets, the app's secrets
-    (overriding), and each Custom API in scope as CUSTOM_API_<NAME> (the credential;
-    user:password for basic auth) and CUSTOM_API_<NAME>_AUTH_HEADER (the header value,
-    e.g. "Bearer <token>"). System-managed secrets are not included.
+    """The environment an app's backend functions receive: workspace secrets (only with the
+    app's grant), the app's secrets (overriding), and each Custom API in scope (organization
+    ones only with the grant) as CUSTOM_API_<NAME> (the credential; user:password for basic
+    auth) and CUSTOM_API_<NAME>_AUTH_HEADER (the header value, e.g. "Bearer <token>").
+    System-managed secrets are not included.
 
     Raises DecryptionFailed if any value can't be decrypted: all or nothing.
     """
     env: dict[str, str] = {}
-    for name, secret in effective_secrets(app.workspace, app).items():
+    granted = has_workspace_access(app)
+    for name, secret in effective_secrets(app.workspace, app, workspace_scope=granted).items():
         env[name] = reveal(secret)
-    for api in effective_custom_apis(app.workspace, app).values():
+    for api in effective_custom_apis(app.workspace, app, workspace_scope=granted).values():
         credential = reveal(api)
         env[api.env_var] = credential
         env[api.auth_header_var] = naming.auth_header(api.auth_type, credential)[1]

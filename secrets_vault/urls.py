@@ -8,6 +8,7 @@ APP = W + "secrets/apps/<str:app_id>/"
 urlpatterns = [
     path(W + "secrets/", v.secrets_page, name="secrets"),
     path(APP, v.secrets_page, name="app-secrets"),
+    path(APP + "access/", v.app_secret_access, name="app-secret-access"),
     path(APP + "<str:name>/", v.secret_detail, name="app-secret-detail"),
     path(APP + "<str:name>/delete/", v.secret_delete, name="app-secret-delete"),
     path(W + "secrets/<str:name>/", v.secret_detail, name="secret-detail"),

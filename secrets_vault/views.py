@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_POST
 
 from workspaces.access import get_workspace_for, get_workspace_object, require_role
 from workspaces.forms import add_service_error
@@ -87,6 +88,9 @@ def secrets_page(request: HttpRequest, workspace_id: str, app_id: str | None = N
             (s, s.name in own) for s in services.list_secrets(m.workspace, None)]
         context["custom_apis"] = sorted(services.effective_custom_apis(m.workspace, app).values(),
                                         key=lambda a: a.env_var)
+        context["workspace_access"] = services.workspace_access(app)
+    else:
+        context["granted_apps"] = services.apps_with_workspace_access(m.workspace)
     return render(request, "secrets_vault/secrets.html", context)
 
 
@@ -143,6 +147,33 @@ def secret_delete(request: HttpRequest, workspace_id: str, name: str,
         "cancel_url": _detail_url(workspace_id, app, secret.name),
         "button": "Delete secret",
     })
+
+
+# --- which apps receive workspace secrets --------------------------------------------------
+
+
+@login_required
+@require_POST
+def app_secret_access(request: HttpRequest, workspace_id: str, app_id: str) -> HttpResponse:
+    """Grant or revoke an app's access to workspace secrets and organization Custom APIs
+    (admins and owners; outsiders 404, members 403). Back to the app's page, or to its Secrets
+    tab with `return_to=secrets`."""
+    app, m = get_workspace_object(request.user, workspace_id, App, "manage_secrets",
+                                  public_id=app_id)
+    action = request.POST.get("action")
+    if action == "grant":
+        services.grant_workspace_access(app, actor=request.user)
+        messages.success(request, f"“{app.name}” now receives the workspace's secrets and "
+                                  "organization Custom APIs, from its next call.")
+    elif action == "revoke":
+        services.revoke_workspace_access(app, actor=request.user)
+        messages.success(request, f"“{app.name}” no longer receives the workspace's secrets or "
+                                  "organization Custom APIs, from its next call.")
+    else:
+        messages.error(request, "Choose Grant or Revoke.")
+    if request.POST.get("return_to") == "secrets":
+        return redirect(_list_url(workspace_id, app))
+    return redirect("app-detail", workspace_id=workspace_id, app_id=app.public_id)
 
 
 # --- Custom APIs ------------------------------------------------------------------------------

@@ -130,3 +130,23 @@ class EnvironmentSerializer(serializers.Serializer):
         help_text="Variable name -> value: workspace secrets, the app's secrets (overriding), "
                   "and CUSTOM_API_<NAME> / CUSTOM_API_<NAME>_AUTH_HEADER per Custom API in "
                   "scope.")
+
+
+class SecretAccessSerializer(serializers.Serializer):
+    """Whether an app's backend receives workspace secrets and organization Custom APIs."""
+
+    app = serializers.CharField(help_text="The app's id.")
+    granted = serializers.BooleanField()
+    granted_by = serializers.CharField(allow_null=True)
+    granted_at = serializers.DateTimeField(allow_null=True)
+    reason = serializers.ChoiceField(choices=["created_by_admin", "granted", "migration"],
+                                     allow_null=True)
+
+    @staticmethod
+    def state(app: Any, access: Any) -> dict[str, Any]:
+        return {
+            "app": app.public_id, "granted": access is not None,
+            "granted_by": access.granted_by_name if access else None,
+            "granted_at": access.granted_at if access else None,
+            "reason": access.reason if access else None,
+        }

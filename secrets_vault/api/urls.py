@@ -10,6 +10,7 @@ v1 = [
     path(W + "secrets/<str:name>/", v.SecretDetailView.as_view(), name="api-secret"),
     path(APP + "secrets/", v.SecretListView.as_view(), name="api-app-secrets"),
     path(APP + "secrets/<str:name>/", v.SecretDetailView.as_view(), name="api-app-secret"),
+    path(APP + "secret-access/", v.SecretAccessView.as_view(), name="api-app-secret-access"),
     path(W + "custom-apis/", v.CustomApiListView.as_view(), name="api-custom-apis"),
     path(W + "custom-apis/<str:custom_api_id>/", v.CustomApiDetailView.as_view(),
          name="api-custom-api"),

@@ -182,6 +182,47 @@ class CustomApiDetailView(APIView):
         return Response(status=204)
 
 
+class SecretAccessView(APIView):
+    """Whether the app's backend receives workspace secrets and organization Custom APIs."""
+
+    def _app(self, request: Request, workspace_id: str, app_id: str,
+             action: str = "view") -> App:
+        app, _ = get_workspace_object(request.user, workspace_id,
+                                      App.objects.select_related("workspace"), action,
+                                      public_id=app_id)
+        return app
+
+    def _state(self, app: App, status: int = 200) -> Response:
+        access = services.workspace_access(app)
+        return Response(s.SecretAccessSerializer(
+            s.SecretAccessSerializer.state(app, access)).data, status=status)
+
+    @extend_schema(responses=s.SecretAccessSerializer,
+                   description="Any member: whether the app receives workspace secrets and "
+                               "organization Custom APIs, who granted it and when.")
+    def get(self, request: Request, workspace_id: str, app_id: str) -> Response:
+        return self._state(self._app(request, workspace_id, app_id))
+
+    @extend_schema(request=None, responses={200: s.SecretAccessSerializer,
+                                            201: s.SecretAccessSerializer},
+                   description="Grant (admins and owners; audited): from its next functions/env "
+                               "call the app also receives workspace secrets and organization "
+                               "Custom APIs. 201 when granted now, 200 when it already was.")
+    def post(self, request: Request, workspace_id: str, app_id: str) -> Response:
+        app = self._app(request, workspace_id, app_id, "manage_secrets")
+        had = services.has_workspace_access(app)
+        services.grant_workspace_access(app, actor=request.user)
+        return self._state(app, 200 if had else 201)
+
+    @extend_schema(responses=s.SecretAccessSerializer,
+                   description="Revoke (admins and owners; audited): from its next call the app "
+                               "gets only its own app secrets and app-specific Custom APIs.")
+    def delete(self, request: Request, workspace_id: str, app_id: str) -> Response:
+        app = self._app(request, workspace_id, app_id, "manage_secrets")
+        services.revoke_workspace_access(app, actor=request.user)
+        return self._state(app)
+
+
 # --- SDK --------------------------------------------------------------------------------------
 
 
@@ -191,9 +232,11 @@ class FunctionsEnvView(SDKViewMixin, APIView):
         summary="Environment variables for the app's backend functions",
         description=(
             "Service role only (an app service token of this app). Returns the variables the "
-            "app's backend code receives: workspace secrets, the app's own secrets (an app "
-            "secret overrides a workspace secret of the same name), and for every Custom API "
-            "in scope `CUSTOM_API_<NAME>` (the credential; `user:password` for basic auth) and "
+            "app's backend code receives: workspace secrets (only when the app has access to "
+            "them: apps created by admins and owners, or granted by an admin), the app's own "
+            "secrets (an app secret overrides a workspace secret of the same name), and for "
+            "every Custom API in scope (organization ones under the same grant) "
+            "`CUSTOM_API_<NAME>` (the credential; `user:password` for basic auth) and "
             "`CUSTOM_API_<NAME>_AUTH_HEADER` (the header value, e.g. `Bearer <token>`). This is "
             "the only way values leave the vault; every read is audited. App-user tokens get "
             "403, anonymous callers 401, another app's service token 404. If a stored value "

@@ -48,7 +48,8 @@ def test_every_action_is_audited_and_no_value_is(personas, client, api, sdk, set
     settings.FIELD_ENCRYPTION_KEY = [fernet_key()]
     assert sdk(app).get(f"/api/apps/{app.public_id}/functions/env").status_code == 500
 
-    rows = list(AuditEntry.objects.filter(workspace=ws).order_by("id"))
+    # (the fixture's app-creation grant is before `start`: tests/secrets_vault/test_app_access.py)
+    rows = list(AuditEntry.objects.filter(workspace=ws, created_at__gte=start).order_by("id"))
     got = [(r.action, r.actor.email if r.actor else r.actor_label[:13], r.target_name, r.scope)
            for r in rows]
     app_scope = f"app:{app.public_id}"

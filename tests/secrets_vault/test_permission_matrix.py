@@ -33,6 +33,7 @@ PAGE_POSTS = [
     (CA, {"name": "New API", "auth_type": "bearer", "credential": "t", "scope": "organization"}),
     (CA + "{api}/", {"name": "Renamed", "scope": "organization"}),
     (CA + "{api}/delete/", {}),
+    (APPS + "access/", {"action": "revoke"}),
 ]
 
 
@@ -58,6 +59,7 @@ def test_page_actions(client, personas, vault_data, role, url, data):
 
 API_WS, API_APP = "/api/v1/workspaces/{ws}/secrets/", "/api/v1/workspaces/{ws}/apps/{app}/secrets/"
 API_CA = "/api/v1/workspaces/{ws}/custom-apis/"
+API_ACCESS = "/api/v1/workspaces/{ws}/apps/{app}/secret-access/"
 
 API = [
     ("get", API_WS, None, "member", 200),
@@ -76,6 +78,9 @@ API = [
     ("get", API_CA + "{api}/", None, "member", 200),
     ("patch", API_CA + "{api}/", {"domain": "api.example.org"}, "admin", 200),
     ("delete", API_CA + "{api}/", None, "admin", 204),
+    ("get", API_ACCESS, None, "member", 200),
+    ("post", API_ACCESS, {}, "admin", 200),
+    ("delete", API_ACCESS, None, "admin", 200),
 ]
 
 
