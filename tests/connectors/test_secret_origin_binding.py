@@ -173,6 +173,26 @@ def test_changing_the_provider_type_moves_the_default_urls(personas, api, settin
     assert connector.provider_type == "github"
 
 
+def test_a_per_account_provider_connector_is_bound_to_its_account_host(personas, api):
+    """Providers whose URLs hold the account (Zendesk's {subdomain}): another account's host
+    is another origin."""
+    connector = services.create_connector(
+        personas.workspace, actor=personas.admin, name="ZD", client_id="cid",
+        client_secret=SECRET, provider_type="zendesk",
+        authorize_url="https://acme.zendesk.com/oauth/authorizations/new",
+        token_url="https://acme.zendesk.com/oauth/tokens")
+    url = f"/api/v1/workspaces/{personas.workspace.public_id}/connectors/{connector.public_id}/"
+    admin = api(personas.admin)
+    moved = admin.patch(url, {"token_url": "https://evil.zendesk.com/oauth/tokens"},
+                        format="json")
+    assert moved.status_code == 400 and moved.json()["errors"].keys() == {"token_url"}
+    same_host = admin.patch(url, {"token_url": "https://ACME.zendesk.com:443/oauth/tokens"},
+                            format="json")
+    assert same_host.status_code == 200, same_host.content
+    connector.refresh_from_db()
+    assert connector.client_secret.reveal() == SECRET
+
+
 def test_a_connector_without_a_secret_may_move(personas, api, servers):
     provider, attacker = servers
     connector = services.create_connector(
@@ -183,7 +203,7 @@ def test_a_connector_without_a_secret_may_move(personas, api, servers):
     assert resp.status_code == 200
 
 
-def test_a_secret_bound_elsewhere_is_never_sent(personas, sdk, servers):
+def test_a_secret_bound_elsewhere_is_never_sent(client, personas, sdk, servers):
     """Even a URL changed behind the service's back (Django admin, shell) cannot receive it."""
     provider, attacker = servers
     connector = _connector(personas, provider)
@@ -192,6 +212,15 @@ def test_a_secret_bound_elsewhere_is_never_sent(personas, sdk, servers):
     resp = _refresh(personas, sdk, connector)
     assert resp.status_code >= 400 and SECRET not in resp.content.decode()
     assert attacker.seen == [] and provider.seen == []
+    client.force_login(personas.admin)
+    page = client.get(reverse("connector-detail", args=[personas.workspace.public_id,
+                                                        connector.public_id]))
+    assert b'data-testid="secret-unbound"' in page.content
+    services.rotate_client_secret(connector, actor=personas.admin, client_secret=NEW_SECRET)
+    again = sdk(personas.app).get(f"/api/apps/{personas.app.public_id}/external-auth/tokens/"
+                                  f"connectors/{connector.public_id}")
+    assert again.status_code == 200, again.content
+    assert _secrets_seen(attacker) == [NEW_SECRET]
 
 
 # ---------------------------------------------------------------- LOW: the vault's length cap
