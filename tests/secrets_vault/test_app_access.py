@@ -120,6 +120,17 @@ def test_app_user_token_and_anonymous_cannot_read_the_environment(personas, sdk,
     assert sdk(app, "end-user").get(env_url(app)).status_code == 403
     assert sdk(None).get(env_url(app)).status_code == 401
     assert sdk(personas.outsider_app).get(env_url(app)).status_code == 404
+    # a portal user's personal access token is not the app's service role either
+    from rest_framework.test import APIClient
+
+    from workspaces import services as ws_services
+
+    _, pat = ws_services.create_personal_token(actor=personas.owner, name="not an app")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {pat}")
+    response = client.get(env_url(app))
+    assert response.status_code in (401, 403)
+    assert vault_data.canaries["ws"] not in response.content.decode()
 
 
 def test_admin_grant_then_revoke_takes_effect_on_the_next_call(client, member_app, personas,
@@ -222,14 +233,33 @@ def test_secrets_page_says_which_apps_see_workspace_secrets(client, api, persona
     assert "does not receive workspace secrets" in tab.content.decode()
 
 
-def test_catalog_sdk_view_does_not_count_ungranted_workspace_secrets_as_set(api, personas,
-                                                                           vault_data):
-    from secrets_vault.services import environment_names
+def test_catalog_install_does_not_report_ungranted_workspace_secrets_as_set(api, personas,
+                                                                            vault_data):
+    """A catalog integration whose secret exists only as a workspace secret: the member's app
+    (not granted) sees it as missing, through the real service-role catalog endpoint, and no
+    catalog path returns the value."""
+    from rest_framework.test import APIClient
 
-    app, _ = members_app(api, personas)
-    assert "STRIPE_API_KEY" not in environment_names(app)
-    assert "CUSTOM_API_API_KEY_SERVICE" not in environment_names(app)
-    assert "STRIPE_API_KEY" in environment_names(personas.app)
+    from catalog import services as catalog
+    from tests.catalog.conftest import make_integration
+
+    canary = new_canary()
+    vault.set_secret(personas.workspace, "OPENAI_API_KEY", canary, actor=personas.owner)
+    integration = make_integration(personas.workspace, personas.member, visibility="private")
+    app, token = members_app(api, personas)
+    catalog.install_integration(app, integration, actor=personas.member, values={})
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = client.get(f"/api/apps/{app.public_id}/catalog-integrations")
+    assert response.status_code == 200, response.content
+    [item] = response.json()
+    assert item["variables"][0]["name"] == "OPENAI_API_KEY"
+    assert item["variables"][0]["is_set"] is False
+    assert canary not in response.content.decode()
+    assert canary not in read_env(client, app, token).content.decode()
+    vault.grant_workspace_access(app, actor=personas.admin)
+    [item] = client.get(f"/api/apps/{app.public_id}/catalog-integrations").json()
+    assert item["variables"][0]["is_set"] is True
 
 
 def test_data_migration_grants_only_apps_created_by_current_admins(personas, api):
