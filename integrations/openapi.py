@@ -580,6 +580,69 @@ def _normalize(root: Any) -> tuple[Any, set[str]]:
     return root, refs
 
 
+#: Characters no spec can hold: PostgreSQL can't store NUL, and a lone UTF-16 surrogate (from
+#: an escape such as "\\ud800") can't be encoded as UTF-8 at all.
+_BAD_CHARACTER_RE = re.compile("[\x00\ud800-\udfff]")
+#: Escapes that can produce one of them (JSON \\u, YAML \\0 \\x \\u \\U); only a text that
+#: has one is searched value by value.
+_BAD_ESCAPE_RE = re.compile(r"\\(?:0|x00|u0000|U00000000|u[dD][89a-fA-F]|U0000[dD][89a-fA-F])")
+NUL_MESSAGE = "The spec contains a NUL character; remove it and try again."
+
+
+def _bad_character_error(char: str, where: str) -> SpecError:
+    if len(where) > 200:
+        where = where[:200] + "…"
+    at = f" at {where}" if where else ""
+    if char == "\x00":
+        return SpecError(NUL_MESSAGE.replace(";", f"{at};", 1), "not_json_or_yaml")
+    return SpecError(
+        f"The spec contains an unpaired UTF-16 surrogate (an escape such as \\ud800 without "
+        f"its pair), which is not a character{at}; remove it and try again.",
+        "invalid_character")
+
+
+def _link_pointer(link: Any) -> str:
+    """The JSON pointer of a (parent link, key) chain."""
+    tokens: list[Any] = []
+    while link is not None:
+        link, key = link
+        tokens.append(key)
+    return _pointer(reversed(tokens)) or "/"
+
+
+def _refuse_bad_characters(text: str, root: Any) -> None:
+    """Refuse a NUL or a lone surrogate, in the text itself or made by an escape (a key or
+    a value of the parsed document), naming where it is as a JSON pointer."""
+    if "\x00" in text:
+        raise _bad_character_error("\x00", "")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _bad_character_error("\ud800", "") from None
+    if not _BAD_ESCAPE_RE.search(text):
+        return
+    bad = _BAD_CHARACTER_RE.search
+    # (value, link): link is (parent link, key), turned into a pointer only on a find
+    stack: list[tuple[Any, Any]] = [(root, None)]
+    while stack:
+        obj, link = stack.pop()
+        kind = type(obj)
+        if kind is str:
+            if (not obj.isascii() or "\x00" in obj) and (found := bad(obj)):
+                raise _bad_character_error(found.group(), _link_pointer(link))
+        elif kind is dict:
+            for key, value in obj.items():
+                if (not key.isascii() or "\x00" in key) and (found := bad(key)):
+                    where = f"the key {json.dumps(key)[:200]} of {_link_pointer(link)}"
+                    raise _bad_character_error(found.group(), where)
+                if type(value) in (str, dict, list):
+                    stack.append((value, (link, key)))
+        elif kind is list:
+            stack.extend((value, (link, i)) for i, value in enumerate(obj)
+                         if type(value) in (str, dict, list))
+
+
 def _load(data: str | bytes | bytearray, *, require_object: bool = True) -> tuple[Any, set[str]]:
     text = decode_text(data)
     stripped = text.lstrip()
@@ -612,7 +675,9 @@ def _load(data: str | bytes | bytearray, *, require_object: bool = True) -> tupl
                 "not_json_or_yaml",
             )
         raise SpecError("Not an OpenAPI document: the top level must be an object.", "not_object")
-    return _normalize(doc)
+    root, refs = _normalize(doc)
+    _refuse_bad_characters(text, root)
+    return root, refs
 
 
 def load_document(data: str | bytes | bytearray, *, require_object: bool = True) -> Any:

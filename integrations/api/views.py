@@ -104,6 +104,10 @@ class SpecJSONParser(_SpecBodyParser):
             raise ParseError(f"The body is not UTF-8 (invalid byte at offset {exc.start}).")
         try:
             parsed = json.loads(text)
+        except RecursionError:
+            # Nested too deeply for json.loads: the spec reader answers it (too_deep), with
+            # the message every other path gives.
+            return {"spec": text}
         except ValueError:
             # Not JSON: read it as the spec itself (YAML sent as JSON, or a broken JSON spec),
             # so that the answer says what is wrong, with line and column.

@@ -426,7 +426,9 @@ def test_paths_with_whitespace_or_control_characters_are_refused(path: str) -> N
     text = spec_text(paths={path: {"get": {"responses": {}}}})
     with pytest.raises(SpecError) as err:
         oa.parse_spec(text)
-    assert err.value.code == "invalid_path" and json.dumps(path) in err.value.message
+    # a NUL is refused before the paths are read (PostgreSQL can't store it), naming the key
+    code = "not_json_or_yaml" if "\x00" in path else "invalid_path"
+    assert err.value.code == code and json.dumps(path) in err.value.message
 
 
 def test_not_utf8_and_plain_text() -> None:
