@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -33,7 +33,13 @@ from django.utils import timezone
 from workspaces import audit, credits
 from workspaces.models import App, CreditEntry, EmailMessage, Membership, Role, User, Workspace
 from workspaces.plans import PlanRequired, limits
-from workspaces.services import ServiceError, deliver_email
+from workspaces.services import (
+    ServiceError,
+    deliver_email,
+    recently_left_user_ids,
+    was_member_within,
+)
+from workspaces.validation import check_name
 
 from . import prompt_checks, vault
 from .models import (
@@ -76,6 +82,12 @@ def is_reviewer(user: Any) -> bool:
     return bool(getattr(user, "is_authenticated", False) and user.is_active and user.is_staff)
 
 
+#: A reviewer who left (or was removed from) the submitting workspace less than this many days
+#: ago still counts as one of its members: leaving just before approving doesn't get round
+#: the rule that a workspace's members can't approve its submissions (and its credits).
+REVIEW_COOLING_OFF_DAYS = 30
+
+
 def review_refusal(user: Any, revision: IntegrationRevision) -> str | None:
     """Why this user may not decide on this revision (None when they may)."""
     if not is_reviewer(user):
@@ -86,6 +98,10 @@ def review_refusal(user: Any, revision: IntegrationRevision) -> str | None:
     if Membership.objects.filter(workspace_id=integration.workspace_id, user=user).exists():
         return ("You are a member of the workspace that submitted this integration (and would "
                 "receive its credits). Another reviewer has to decide.")
+    if was_member_within(integration.workspace_id, user, REVIEW_COOLING_OFF_DAYS):
+        return (f"You belonged to the workspace that submitted this integration in the last "
+                f"{REVIEW_COOLING_OFF_DAYS} days (it would receive the credits). Another "
+                "reviewer has to decide.")
     return None
 
 
@@ -96,6 +112,8 @@ def reviewers_for(revision: IntegrationRevision) -> list[User]:
                 .exclude(pk__in=[pk for pk in (revision.submitted_by_id,
                                                integration.created_by_id) if pk])
                 .exclude(memberships__workspace_id=integration.workspace_id)
+                .exclude(pk__in=recently_left_user_ids(integration.workspace_id,
+                                                       REVIEW_COOLING_OFF_DAYS))
                 .order_by("pk"))
 
 
@@ -166,6 +184,11 @@ def check(integration_or_content: Any) -> prompt_checks.CheckResult:
         backend_function=bool(get("backend_function", True)), doc_links=get("doc_links", []) or [])
 
 
+def _slug_taken_error(slug: str) -> ServiceError:
+    return ServiceError(f"This workspace already has an integration with the slug “{slug}”.",
+                        "duplicate")
+
+
 def _slug_taken(workspace: Workspace, slug: str, exclude_pk: int | None = None) -> bool:
     qs = CatalogIntegration.objects.filter(workspace=workspace, slug=slug)
     if exclude_pk:
@@ -204,12 +227,17 @@ def create_integration(workspace: Workspace, *, actor: User,
         raise ServiceError("Unknown visibility.")
     if not content.get("name") or not content.get("slug"):
         raise ServiceError("Give the integration a name and a slug.")
+    check_name(content["name"], what="An integration name")
     if _slug_taken(workspace, content["slug"]):
-        raise ServiceError(f"This workspace already has an integration with the slug "
-                           f"“{content['slug']}”.", "duplicate")
-    integration = CatalogIntegration.objects.create(
-        workspace=workspace, created_by=actor, updated_by=actor, visibility=visibility,
-        state=S.DRAFT, **content)
+        raise _slug_taken_error(content["slug"])
+    try:
+        # A concurrent create can take the slug after the check: same answer, no 500.
+        with transaction.atomic():
+            integration = CatalogIntegration.objects.create(
+                workspace=workspace, created_by=actor, updated_by=actor, visibility=visibility,
+                state=S.DRAFT, **content)
+    except IntegrityError:
+        raise _slug_taken_error(content["slug"]) from None
     _transition(integration, actor=actor, action="create", from_state=S.DRAFT, to_state=S.DRAFT)
     _audit(integration, actor=actor, action="catalog.create",
            changes={"visibility": visibility})
@@ -239,8 +267,9 @@ def update_integration(integration: CatalogIntegration, *, actor: User,
         if not content["slug"]:
             raise ServiceError("Give the integration a slug.")
         if _slug_taken(locked.workspace, content["slug"], exclude_pk=locked.pk):
-            raise ServiceError(f"This workspace already has an integration with the slug "
-                               f"“{content['slug']}”.", "duplicate")
+            raise _slug_taken_error(content["slug"])
+    if "name" in content:
+        check_name(content["name"], what="An integration name")
     changed = [f for f, v in content.items() if getattr(locked, f) != v]
     if visibility != locked.visibility:
         changed.append("visibility")
@@ -256,7 +285,11 @@ def update_integration(integration: CatalogIntegration, *, actor: User,
         _transition(locked, actor=actor, action="edit", from_state=from_state, to_state=S.DRAFT,
                     comment="Edited after the review decision; submit again to update the "
                             "public catalog." if locked.visibility == Visibility.PUBLIC else "")
-    locked.save()
+    try:
+        with transaction.atomic():  # a concurrent change can take the slug after the check
+            locked.save()
+    except IntegrityError:
+        raise _slug_taken_error(locked.slug) from None
     _audit(locked, actor=actor, action="catalog.update", changes={"fields": changed})
     _copy(locked, integration)
     return changed

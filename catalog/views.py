@@ -454,7 +454,11 @@ def notifications(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def notification_open(request: HttpRequest, notification_id: int) -> HttpResponse:
+    """POST (the list's CSRF-protected form): mark it read and go to what it is about. A GET
+    changes nothing (link prefetchers, crawlers, a forged <img>): it shows the list."""
     n = get_object_or_404(Notification, pk=notification_id, recipient=request.user)
+    if request.method != "POST":
+        return redirect("notifications")
     services.mark_read(request.user, [n.pk])
     if n.url and url_has_allowed_host_and_scheme(n.url, allowed_hosts={request.get_host()}):
         return redirect(n.url)

@@ -22,10 +22,11 @@ class SignUpForm(forms.Form):
     password = forms.CharField(widget=forms.PasswordInput, strip=False)
 
     def clean_email(self) -> str:
+        from . import services
+
         email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this e-mail already exists. Sign in "
-                                        "instead, or reset your password.")
+        if services.email_taken(email):
+            raise forms.ValidationError(services.DUPLICATE_EMAIL)
         return email
 
     def clean(self) -> dict:
@@ -44,17 +45,19 @@ class EmailAuthenticationForm(AuthenticationForm):
 
 
 class QueuedPasswordResetForm(PasswordResetForm):
-    """Django's reset form, but the e-mail goes through the outbox and a Celery task."""
+    """Django's reset form, but the e-mail goes through the outbox and a Celery task. The
+    outbox row holds no link: the reset token is made when the e-mail is sent."""
 
     def send_mail(self, subject_template_name, email_template_name, context, from_email,  # type: ignore[no-untyped-def]
                   to_email, html_email_template_name=None):
         from django.template import loader
 
-        from .services import queue_email_text
+        from .services import queue_link_email
 
         subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
-        body = loader.render_to_string(email_template_name, context)
-        queue_email_text(to_email, subject, body)
+        queue_link_email(to_email, subject, "password_reset", {
+            "user": context["user"].pk, "template": email_template_name,
+            **{k: context[k] for k in ("email", "domain", "site_name", "protocol")}})
 
 
 class WorkspaceForm(forms.Form):

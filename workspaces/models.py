@@ -112,8 +112,42 @@ class Membership(models.Model):
         return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(needed)]
 
 
+class MembershipEvent(models.Model):
+    """Membership history: one row each time someone stops being a member (left or removed).
+
+    Membership rows are deleted when a member goes (every "is a member" check stays a plain
+    existence query); this table remembers the past, e.g. for the catalog rule that a reviewer
+    who belonged to a workspace recently can't review its submissions."""
+
+    class Kind(models.TextChoices):
+        LEFT = "left", "Left"
+        REMOVED = "removed", "Removed"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE,
+                                  related_name="membership_events")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="membership_events")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    role = models.CharField(max_length=10, choices=Role.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                              blank=True, related_name="+")
+    member_since = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["workspace", "user", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.kind} {self.workspace}"
+
+
 class Invitation(models.Model):
+    """A pending invitation is opened at /invite/<public_id>/ with its secret token, which the
+    e-mail link carries in the URL fragment (never sent to the server in a URL)."""
+
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    public_id = models.CharField(max_length=24, unique=True, default=new_public_id, editable=False)
     email = models.EmailField()
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
@@ -126,6 +160,13 @@ class Invitation(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # One pending invitation per address and workspace: a new one revokes the old
+            # (services.invite), and this index keeps it so under concurrent requests.
+            models.UniqueConstraint(fields=["workspace", "email"],
+                                    condition=models.Q(accepted_at=None, revoked_at=None),
+                                    name="one_pending_invitation_per_email"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.email} to {self.workspace}"
@@ -260,11 +301,17 @@ class CreditEntry(models.Model):
 
 
 class EmailMessage(models.Model):
-    """Outbox row: the Celery task sends it once and marks it sent (safe to run twice)."""
+    """Outbox row: the Celery task sends it once and marks it sent (safe to run twice).
+
+    A message carrying a secret link (invitation, password reset) has an empty `body` and a
+    `link_kind` plus non-secret `link_context` (ids, the site's address): the link and the
+    text are made when it is sent (services.deliver_email), so no token is ever stored."""
 
     to = models.EmailField()
     subject = models.CharField(max_length=200)
-    body = models.TextField()
+    body = models.TextField(blank=True)
+    link_kind = models.CharField(max_length=30, blank=True)
+    link_context = models.JSONField(default=dict, blank=True)
     html_body = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)

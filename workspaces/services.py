@@ -6,14 +6,17 @@ Each action runs in a transaction, takes `actor=` and schedules e-mail with on_c
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.views.decorators.debug import sensitive_variables
 
 from . import audit, credits, tokens
@@ -24,6 +27,7 @@ from .models import (
     EmailMessage,
     Invitation,
     Membership,
+    MembershipEvent,
     PersonalAccessToken,
     RevokedAppUserToken,
     Role,
@@ -31,8 +35,11 @@ from .models import (
     Workspace,
 )
 from .plans import PLANS, ROLE_FOR, limits
+from .validation import check_name
 
 INVITE_SALT = "switchboard.invitation"
+DUPLICATE_EMAIL = ("An account with this e-mail already exists. Sign in instead, or reset your "
+                   "password.")
 
 
 class ServiceError(Exception):
@@ -63,6 +70,47 @@ def queue_email_text(to: str, subject: str, body: str) -> EmailMessage:
     return msg
 
 
+def queue_link_email(to: str, subject: str, link_kind: str,
+                     link_context: dict[str, Any]) -> EmailMessage:
+    """Queue a message whose text holds a secret link (see LINK_EMAILS): only `link_kind` and
+    the non-secret `link_context` are stored; the text and its link are made at send time."""
+    if link_kind not in LINK_EMAILS:
+        raise ValueError(f"Unknown link e-mail {link_kind!r}")
+    msg = EmailMessage.objects.create(to=to, subject=subject[:200], link_kind=link_kind,
+                                      link_context=link_context)
+    from .tasks import send_email  # tasks import services, so import late
+
+    transaction.on_commit(lambda: send_email.delay(msg.pk))
+    return msg
+
+
+def _invitation_email(msg: EmailMessage) -> str | None:
+    invitation = (Invitation.objects.select_related("workspace", "invited_by")
+                  .filter(pk=msg.link_context.get("invitation")).first())
+    if invitation is None or not invitation.is_pending:
+        return None  # withdrawn or replaced before it went out: nothing to send
+    return render_to_string("emails/invitation.txt", {
+        "workspace": invitation.workspace, "inviter": invitation.invited_by,
+        "role": invitation.role, "url": invitation_link(invitation, msg.link_context["base"]),
+        "days": settings.INVITATION_MAX_AGE_SECONDS // 86400})
+
+
+def _password_reset_email(msg: EmailMessage) -> str | None:
+    ctx = msg.link_context
+    user = User.objects.filter(pk=ctx.get("user"), is_active=True).first()
+    if user is None:
+        return None
+    return render_to_string(ctx["template"], {
+        **{k: ctx[k] for k in ("email", "domain", "site_name", "protocol")},
+        "user": user, "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+        "token": default_token_generator.make_token(user)})
+
+
+#: E-mails whose text holds a secret link, rendered only when sent (never stored).
+LINK_EMAILS = {"invitation": _invitation_email, "password_reset": _password_reset_email}
+
+
+@sensitive_variables("body")
 def deliver_email(message_id: int) -> bool:
     """Send one queued message unless it was already sent. Returns True when it sent now."""
     from django.core.mail import send_mail
@@ -71,9 +119,14 @@ def deliver_email(message_id: int) -> bool:
         msg = EmailMessage.objects.select_for_update().filter(pk=message_id).first()
         if msg is None or msg.sent_at is not None:
             return False
+        body = LINK_EMAILS[msg.link_kind](msg) if msg.link_kind else msg.body
+        if body is None:  # its link is void now: mark it done without sending
+            msg.sent_at = timezone.now()
+            msg.save(update_fields=["sent_at"])
+            return False
         msg.attempts += 1
         msg.save(update_fields=["attempts"])
-        send_mail(msg.subject, msg.body, settings.DEFAULT_FROM_EMAIL, [msg.to])
+        send_mail(msg.subject, body, settings.DEFAULT_FROM_EMAIL, [msg.to])
         msg.sent_at = timezone.now()
         msg.save(update_fields=["sent_at"])
     return True
@@ -102,19 +155,30 @@ def create_workspace(*, actor: User, name: str, kind: str = Workspace.Kind.SHARE
     name = name.strip()
     if not name:
         raise ServiceError("Give the workspace a name.")
+    check_name(name, what="A workspace name")
     workspace = Workspace.objects.create(name=name, kind=kind, plan=plan)
     Membership.objects.create(workspace=workspace, user=actor, role=Role.OWNER)
     grant_monthly_credits(workspace)
     return workspace
 
 
+def email_taken(email: str) -> bool:
+    return User.objects.filter(email__iexact=email.strip()).exists()
+
+
 @sensitive_variables()
 @transaction.atomic
 def sign_up(*, email: str, password: str, name: str = "") -> User:
     email = email.strip().lower()
-    if User.objects.filter(email__iexact=email).exists():
-        raise ServiceError("An account with this e-mail already exists.", "duplicate")
-    user = User.objects.create_user(email=email, password=password, name=name.strip())
+    check_name(name, what="Your name")
+    if email_taken(email):
+        raise ServiceError(DUPLICATE_EMAIL, "duplicate", "email")
+    try:
+        # A concurrent sign-up can insert the address after the check: same answer, no 500.
+        with transaction.atomic():
+            user = User.objects.create_user(email=email, password=password, name=name.strip())
+    except IntegrityError:
+        raise ServiceError(DUPLICATE_EMAIL, "duplicate", "email") from None
     create_workspace(actor=user, name=f"{user.display_name}'s workspace",
                      kind=Workspace.Kind.PERSONAL)
     return user
@@ -129,6 +193,7 @@ def update_workspace(workspace: Workspace, *, actor: User, name: str) -> Workspa
     name = name.strip()
     if not name:
         raise ServiceError("Give the workspace a name.")
+    check_name(name, what="A workspace name")
     workspace.name = name
     workspace.save(update_fields=["name"])
     return workspace
@@ -150,9 +215,19 @@ def invitation_token(invitation: Invitation) -> str:
     return signing.dumps({"i": invitation.pk, "e": invitation.email}, salt=INVITE_SALT)
 
 
+def invitation_link(invitation: Invitation, base: str = "") -> str:
+    """The e-mail's link: /invite/<public id>/#<token>. The token is in the fragment, which
+    browsers never send to a server (so it is in no access log, no Referer, no redirect);
+    the page's script POSTs it (see views.invitation)."""
+    base = (base or getattr(settings, "SITE_URL", "")).rstrip("/")
+    return f"{base}/invite/{invitation.public_id}/#{invitation_token(invitation)}"
+
+
 @transaction.atomic
 def invite(workspace: Workspace, *, actor: User, email: str, role: str = Role.MEMBER,
-           accept_url_builder: Any = None) -> Invitation:
+           link_base: str = "") -> Invitation:
+    """Invite `email`; a pending invitation to the same address is replaced (revoked) by the
+    new one, which is e-mailed again. `link_base` is the portal's address for the link."""
     if not workspace.is_shared:
         raise ServiceError("A personal workspace is just for you. Create a shared workspace to "
                            "invite people.")
@@ -164,15 +239,21 @@ def invite(workspace: Workspace, *, actor: User, email: str, role: str = Role.ME
     email = email.strip().lower()
     if Membership.objects.filter(workspace=workspace, user__email__iexact=email).exists():
         raise ServiceError(f"{email} is already a member of this workspace.", "duplicate")
+    # Invitations of a workspace are made one at a time (its row lock), so a concurrent
+    # invitation to the same address waits, then replaces this one; the partial unique index
+    # one_pending_invitation_per_email holds it even without the lock.
+    Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
     Invitation.objects.filter(workspace=workspace, email=email, accepted_at=None,
                               revoked_at=None).update(revoked_at=timezone.now())
-    invitation = Invitation.objects.create(workspace=workspace, email=email, role=role,
-                                           invited_by=actor)
-    token = invitation_token(invitation)
-    url = accept_url_builder(token) if accept_url_builder else token
-    queue_email(email, f"You're invited to {workspace.name} on Switchboard", "invitation",
-                {"workspace": workspace, "inviter": actor, "url": url, "role": role,
-                 "days": settings.INVITATION_MAX_AGE_SECONDS // 86400})
+    try:
+        with transaction.atomic():
+            invitation = Invitation.objects.create(workspace=workspace, email=email, role=role,
+                                                   invited_by=actor)
+    except IntegrityError:
+        raise ServiceError(f"An invitation to {email} was sent at the same moment. Check the "
+                           "pending invitations.", "duplicate", "email") from None
+    queue_link_email(email, f"You're invited to {workspace.name} on Switchboard", "invitation",
+                     {"invitation": invitation.pk, "base": link_base})
     return invitation
 
 
@@ -191,9 +272,36 @@ def read_invitation(token: str) -> Invitation:
     return invitation
 
 
-@transaction.atomic
-def accept_invitation(token: str, *, actor: User) -> Membership:
+def open_invitation(public_id: str, token: str) -> Invitation:
+    """The invitation at /invite/<public_id>/, when `token` is its token."""
     invitation = read_invitation(token)
+    if invitation.public_id != public_id:
+        raise ServiceError("This invitation link is not valid.", "invalid")
+    return invitation
+
+
+def opened_invitation(public_id: str) -> Invitation:
+    """An invitation whose token this browser already showed (views keep only that fact in
+    the session, never the token): still pending, not expired."""
+    invitation = (Invitation.objects.select_related("workspace")
+                  .filter(public_id=public_id).first())
+    if invitation is None:
+        raise ServiceError("This invitation link is not valid.", "invalid")
+    if invitation.revoked_at is not None:
+        raise ServiceError("This invitation was withdrawn.", "revoked")
+    age = (timezone.now() - invitation.created_at).total_seconds()
+    if invitation.accepted_at is None and age > settings.INVITATION_MAX_AGE_SECONDS:
+        raise ServiceError("This invitation has expired. Ask for a new one.", "expired")
+    return invitation
+
+
+@transaction.atomic
+def accept_invitation(token_or_invitation: str | Invitation, *, actor: User) -> Membership:
+    """Accept by token (API, tests) or an invitation already opened with its token."""
+    if isinstance(token_or_invitation, Invitation):
+        invitation = opened_invitation(token_or_invitation.public_id)
+    else:
+        invitation = read_invitation(token_or_invitation)
     if invitation.accepted_at is not None:
         existing = Membership.objects.filter(workspace=invitation.workspace, user=actor).first()
         if existing:
@@ -251,7 +359,28 @@ def remove_member(membership: Membership, *, actor: User) -> None:
     if membership.role == Role.OWNER and _lock_owners(membership.workspace) <= 1:
         raise ServiceError("A workspace needs at least one owner. Make someone else owner "
                            "first.", "last_owner")
+    MembershipEvent.objects.create(
+        workspace=membership.workspace, user=membership.user, role=membership.role,
+        kind=MembershipEvent.Kind.LEFT if leaving else MembershipEvent.Kind.REMOVED,
+        actor=actor, member_since=membership.created_at)
     membership.delete()
+
+
+def was_member_within(workspace_id: int, user: Any, days: int) -> bool:
+    """True when `user` is a member of the workspace, or stopped being one less than `days`
+    days ago (membership history: MembershipEvent)."""
+    if Membership.objects.filter(workspace_id=workspace_id, user=user).exists():
+        return True
+    since = timezone.now() - timedelta(days=days)
+    return MembershipEvent.objects.filter(workspace_id=workspace_id, user=user,
+                                          created_at__gt=since).exists()
+
+
+def recently_left_user_ids(workspace_id: int, days: int) -> Any:
+    """Ids (a subquery) of the users who stopped being members less than `days` days ago."""
+    since = timezone.now() - timedelta(days=days)
+    return (MembershipEvent.objects.filter(workspace_id=workspace_id, created_at__gt=since)
+            .values("user_id"))
 
 
 # --- apps and tokens --------------------------------------------------------------------------
@@ -263,6 +392,7 @@ def create_app(workspace: Workspace, *, actor: User, name: str,
     name = name.strip()
     if not name:
         raise ServiceError("Give the app a name.")
+    check_name(name, what="An app name")
     # Count under the workspace's row lock: two requests racing for the last slot make one app.
     Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
     if allow_anonymous_integration_calls:
@@ -310,6 +440,7 @@ def update_app(app: App, *, actor: User, name: str | None = None,
         _require_anonymous_calls_role(app.workspace, actor)
     if name is not None and not name.strip():
         raise ServiceError("Give the app a name.", field="name")
+    check_name(name, what="An app name")
     if name is not None:
         app.name = name.strip()
     app.allow_anonymous_integration_calls = anonymous
@@ -327,6 +458,7 @@ def delete_app(app: App, *, actor: User) -> None:
 @transaction.atomic
 def create_service_token(app: App, *, actor: User, name: str) -> tuple[AppServiceToken, str]:
     name = name.strip() or "Service token"
+    check_name(name, what="A token name")
     return tokens.issue(AppServiceToken, app=app, name=name, created_by=actor)
 
 
@@ -346,6 +478,7 @@ def create_personal_token(*, actor: User, name: str) -> tuple[PersonalAccessToke
     name = name.strip()
     if not name:
         raise ServiceError("Give the token a name, so you know later what uses it.")
+    check_name(name, what="A token name")
     return tokens.issue(PersonalAccessToken, user=actor, name=name)
 
 
@@ -366,15 +499,21 @@ def mint_app_user_token(app: App, external_id: str,
     return tokens.mint_app_user_token(app_user, ttl_seconds)
 
 
+TOKEN_NOT_VALID = "The app-user token is not valid."
+
+
 def revoke_app_user_token(app: App, raw_token: str) -> None:
+    """Revoke one of this app's app-user tokens (again: a no-op). Anything else (another
+    app's token, an unknown app, a forged or malformed token) gets one and the same answer,
+    so the endpoint tells nothing about other apps' tokens."""
+    if tokens.token_audience(raw_token) != app.public_id:
+        raise ServiceError(TOKEN_NOT_VALID)
     try:
-        token_app, _, claims = tokens.decode_app_user_token(raw_token)
+        _, _, claims = tokens.decode_app_user_token(raw_token)
     except tokens.InvalidAppUserToken as exc:
         if "revoked" in str(exc):
             return
-        raise ServiceError(str(exc))
-    if token_app.pk != app.pk:
-        raise ServiceError("That token belongs to another app.")
+        raise ServiceError(TOKEN_NOT_VALID if "expired" not in str(exc) else str(exc))
     RevokedAppUserToken.objects.get_or_create(
         jti=claims["jti"],
         defaults={"app": app, "expires_at": datetime.fromtimestamp(claims["exp"], tz=UTC)},

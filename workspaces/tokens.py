@@ -176,6 +176,15 @@ class InvalidAppUserToken(Exception):
     pass
 
 
+def token_audience(raw: str) -> str | None:
+    """The app id an app-user token names (unverified: only to pick the key), or None."""
+    try:
+        aud = jwt.decode(raw, options={"verify_signature": False}).get("aud")
+    except jwt.PyJWTError:
+        return None
+    return aud if isinstance(aud, str) else None
+
+
 def looks_like_jwt(raw: str) -> bool:
     return raw.count(".") == 2 and not raw.startswith(("sbp_", "sbs_"))
 

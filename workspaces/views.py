@@ -161,8 +161,7 @@ def members(request: HttpRequest, workspace_id: str) -> HttpResponse:
             try:
                 services.invite(ws, actor=request.user, email=form.cleaned_data["email"],
                                 role=form.cleaned_data["role"],
-                                accept_url_builder=lambda t: request.build_absolute_uri(
-                                    reverse("accept-invitation", args=[t])))
+                                link_base=request.build_absolute_uri("/"))
             except services.ServiceError as exc:
                 add_service_error(form, exc)
             else:
@@ -227,24 +226,50 @@ def invitation_revoke(request: HttpRequest, workspace_id: str, invitation_id: in
     return redirect("members", workspace_id=workspace_id)
 
 
-def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        invitation = services.read_invitation(token)
-    except services.ServiceError as exc:
-        return render(request, "workspaces/invitation.html", {"error": exc.message}, status=400)
-    if not request.user.is_authenticated:
-        return render(request, "workspaces/invitation.html",
-                      {"invitation": invitation, "login_url": reverse("login"),
-                       "next": request.path})
-    if request.method == "POST":
+OPENED_INVITATIONS_KEY = "opened_invitations"
+
+
+@sensitive_post_parameters("token")
+@sensitive_variables("token")
+def invitation(request: HttpRequest, public_id: str) -> HttpResponse:
+    """/invite/<public id>/: the e-mail link carries the token in the URL fragment (#...), which
+    never reaches a server. The page's script POSTs it (action=open); the session then
+    remembers that this browser opened the invitation (its public id, not the token) and the
+    visitor signs in or accepts on the token-free URL."""
+    opened = request.session.get(OPENED_INVITATIONS_KEY, [])
+    page = "workspaces/invitation.html"
+    action = request.POST.get("action") if request.method == "POST" else None
+    if action == "open":
+        token = request.POST.get("token", "").strip().lstrip("#")
         try:
-            membership = services.accept_invitation(token, actor=request.user)
+            services.open_invitation(public_id, token)
         except services.ServiceError as exc:
-            return render(request, "workspaces/invitation.html",
-                          {"invitation": invitation, "error": exc.message}, status=400)
+            return render(request, page, {"error": exc.message, "ask_token": True}, status=400)
+        if public_id not in opened:
+            request.session[OPENED_INVITATIONS_KEY] = [*opened, public_id][-10:]
+        return redirect("invitation", public_id=public_id)
+    if public_id not in opened:
+        if action is not None:
+            return render(request, page, {"error": "Open the invitation with the link from "
+                                                   "your e-mail first.", "ask_token": True},
+                          status=400)
+        return render(request, page, {"ask_token": True})
+    try:
+        inv = services.opened_invitation(public_id)
+    except services.ServiceError as exc:
+        return render(request, page, {"error": exc.message}, status=400)
+    if not request.user.is_authenticated:
+        return render(request, page, {"invitation": inv, "login_url": reverse("login"),
+                                      "next": request.path})
+    if action == "accept":
+        try:
+            membership = services.accept_invitation(inv, actor=request.user)
+        except services.ServiceError as exc:
+            return render(request, page, {"invitation": inv, "error": exc.message}, status=400)
+        request.session[OPENED_INVITATIONS_KEY] = [p for p in opened if p != public_id]
         messages.success(request, f"You joined {membership.workspace.name}.")
         return redirect("apps", workspace_id=membership.workspace.public_id)
-    return render(request, "workspaces/invitation.html", {"invitation": invitation})
+    return render(request, page, {"invitation": inv})
 
 
 # --- apps -------------------------------------------------------------------------------------

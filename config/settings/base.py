@@ -186,6 +186,8 @@ CELERY_BEAT_SCHEDULE = {
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_URL")}
+if EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend":  # noqa: F821 (from EMAIL_CONFIG)
+    EMAIL_BACKEND = "workspaces.mail.ConsoleBackend"  # prints mail to logs with links hidden
         if env("REDIS_URL", default="")
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

@@ -135,7 +135,7 @@ def test_in_app_list_and_unread_count(client, submitted, reviewer, personas):
     assert "Not &lt;b&gt;yet&lt;/b&gt;" in page
     assert 'data-testid="unread-count">1<' in page
     n = Notification.objects.get(recipient=personas.member)
-    response = client.get(f"/notifications/{n.pk}/")
+    response = client.post(f"/notifications/{n.pk}/")
     assert response.status_code == 302 and response.url == services.integration_url(
         submitted.integration)
     n.refresh_from_db()
@@ -148,6 +148,7 @@ def test_notifications_are_private_to_their_recipient(client, submitted, reviewe
     n = Notification.objects.get(recipient=reviewer)
     client.force_login(personas.outsider)
     assert client.get(f"/notifications/{n.pk}/").status_code == 404
+    assert client.post(f"/notifications/{n.pk}/").status_code == 404
     assert "Review needed" not in client.get("/notifications/").content.decode()
     client.post("/notifications/")
     n.refresh_from_db()

@@ -13,7 +13,14 @@ pytestmark = pytest.mark.django_db
 
 
 def invite_link(body: str) -> str:
-    return re.search(r"http://testserver(/invitations/[^\s]+/)", body).group(1)
+    return re.search(r"http://testserver(/invite/[^\s]+)", body).group(1)
+
+
+def open_invitation(client, inv) -> str:  # type: ignore[no-untyped-def]
+    """What the e-mailed link's page does: POST the token from the URL fragment."""
+    path = f"/invite/{inv.public_id}/"
+    client.post(path, {"action": "open", "token": services.invitation_token(inv)})
+    return path
 
 
 def test_invitation_email_link_joins_the_workspace(client, personas,
@@ -24,12 +31,13 @@ def test_invitation_email_link_joins_the_workspace(client, personas,
                                {"email": "New.Person@example.com", "role": "admin"})
     assert response.status_code == 302
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["new.person@example.com"]
-    link = invite_link(mail.outbox[0].body)
+    path, token = invite_link(mail.outbox[0].body).split("#")
 
     newcomer = UserFactory(email="new.person@example.com")
     client.force_login(newcomer)
-    assert client.get(link).status_code == 200
-    response = client.post(link)
+    assert client.get(path).status_code == 200
+    assert client.post(path, {"action": "open", "token": token}).status_code == 302
+    response = client.post(path, {"action": "accept"})
     assert response.status_code == 302
     membership = Membership.objects.get(workspace=personas.workspace, user=newcomer)
     assert membership.role == Role.ADMIN
@@ -37,9 +45,9 @@ def test_invitation_email_link_joins_the_workspace(client, personas,
 
 def test_invitation_for_someone_else_is_refused(client, personas):
     inv = services.invite(personas.workspace, actor=personas.owner, email="bob@example.com")
-    token = services.invitation_token(inv)
     client.force_login(personas.outsider)
-    response = client.post(f"/invitations/{token}/")
+    path = open_invitation(client, inv)
+    response = client.post(path, {"action": "accept"})
     assert response.status_code == 400
     assert b"This invitation is for bob@example.com" in response.content
     assert not Membership.objects.filter(workspace=personas.workspace,
@@ -50,17 +58,25 @@ def test_expired_and_tampered_invitations(client, personas, settings):
     inv = services.invite(personas.workspace, actor=personas.owner, email="outsider@example.com")
     token = services.invitation_token(inv)
     client.force_login(personas.outsider)
-    assert b"not valid" in client.post(f"/invitations/{token}x/").content
+    path = f"/invite/{inv.public_id}/"
+    assert b"not valid" in client.post(path, {"action": "open", "token": token + "x"}).content
+    open_invitation(client, inv)
     settings.INVITATION_MAX_AGE_SECONDS = -1
-    response = client.post(f"/invitations/{token}/")
+    response = client.post(path, {"action": "open", "token": token})
+    assert response.status_code == 400 and b"expired" in response.content
+    # opened before it expired: accepting afterwards is refused too
+    response = client.post(path, {"action": "accept"})
     assert response.status_code == 400 and b"expired" in response.content
 
 
 def test_withdrawn_invitation_cannot_be_used(client, personas):
     inv = services.invite(personas.workspace, actor=personas.owner, email="outsider@example.com")
-    services.revoke_invitation(inv, actor=personas.owner)
     client.force_login(personas.outsider)
-    response = client.post(f"/invitations/{services.invitation_token(inv)}/")
+    path = open_invitation(client, inv)
+    services.revoke_invitation(inv, actor=personas.owner)
+    response = client.post(path, {"action": "accept"})
+    assert response.status_code == 400 and b"withdrawn" in response.content
+    response = client.post(path, {"action": "open", "token": services.invitation_token(inv)})
     assert response.status_code == 400 and b"withdrawn" in response.content
 
 

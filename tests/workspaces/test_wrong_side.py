@@ -110,8 +110,9 @@ def test_removing_a_member_from_the_wrong_side(client, personas, role):
 
 def test_an_anonymous_visitor_is_asked_to_sign_in_and_joins_nothing(client, personas):
     inv = services.invite(personas.workspace, actor=personas.owner, email="new@example.com")
-    url = f"/invitations/{services.invitation_token(inv)}/"
-    for response in (client.get(url), client.post(url)):
+    url = f"/invite/{inv.public_id}/"
+    client.post(url, {"action": "open", "token": services.invitation_token(inv)})
+    for response in (client.get(url), client.post(url, {"action": "accept"})):
         assert response.status_code == 200
         assert "Sign in" in response.content.decode()
     inv.refresh_from_db()
@@ -128,9 +129,11 @@ def test_invitation_sent_through_the_api_links_to_the_acceptance_page(
             {"email": "outsider@example.com"}, format="json")
     assert response.status_code == 201
     link = next(line.strip() for line in mail.outbox[0].body.splitlines()
-                if "/invitations/" in line)
+                if "/invite/" in line)
+    path, token = link.removeprefix("http://testserver").split("#")
     client.force_login(personas.outsider)
-    assert client.post(link.removeprefix("http://testserver")).status_code == 302
+    assert client.post(path, {"action": "open", "token": token}).status_code == 302
+    assert client.post(path, {"action": "accept"}).status_code == 302
     assert Membership.objects.filter(workspace=personas.workspace,
                                      user=personas.outsider).exists()
 
@@ -168,7 +171,7 @@ class TestSdkTokensOfTheWrongKind:
             f"/api/apps/{personas.app.public_id}/app-users/tokens/revoke", {"token": theirs},
             format="json")
         assert response.status_code == 400
-        assert response.json()["detail"] == "That token belongs to another app."
+        assert response.json()["detail"] == "The app-user token is not valid."
 
 
 def test_the_last_workspace_is_saved_only_when_it_changes(client, personas):

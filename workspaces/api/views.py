@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema
@@ -116,8 +115,7 @@ class InvitationListView(APIView):
         data = s.InvitationSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         inv = services.invite(m.workspace, actor=request.user, **data.validated_data,
-                              accept_url_builder=lambda t: request.build_absolute_uri(
-                                  reverse("accept-invitation", args=[t])))
+                              link_base=request.build_absolute_uri("/"))
         return Response(s.InvitationSerializer(inv).data, status=201)
 
 
