@@ -25,7 +25,7 @@ class ReadOnlyMixin:
 
 class HeaderInline(ReadOnlyMixin, admin.TabularInline):
     model = IntegrationHeader
-    fields = ["name", "sensitive", "secret_name", "position"]
+    fields = ["name", "sensitive", "secret_name", "origin", "position"]
     readonly_fields = fields
     extra = 0
     can_delete = False

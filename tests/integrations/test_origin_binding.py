@@ -159,6 +159,29 @@ def test_after_the_refusal_the_page_asks_for_exactly_those_values(client, person
     assert keys_seen(evil) == [new_key] and keys_seen(good) == []
 
 
+@pytest.mark.parametrize("role", ["member", "outsider", "anonymous"])
+def test_wrong_side_cannot_move_it_either(api, client, personas, sdk, pets, good, evil, role):
+    integration, key = pets
+    user = {"member": personas.member, "outsider": personas.outsider,
+            "anonymous": None}[role]
+    response = api(user).patch(api_url(personas, integration), {
+        "base_url": evil.url("/v1"), "headers": [{"name": "X-Api-Key", "value": "x"}]},
+        format="json")
+    assert response.status_code == {"member": 403, "outsider": 404,
+                                    "anonymous": 401}[role], response.content
+    if user is not None:
+        client.force_login(user)
+    response = client.post(edit_url(personas, integration), form(
+        evil.url("/v1"), names=["X-Api-Key"], values=["x"], keeps=[""]))
+    assert response.status_code == {"member": 403, "outsider": 404, "anonymous": 302}[role]
+    if role == "anonymous":
+        assert "/login/" in response.url
+    integration.refresh_from_db()
+    assert integration.base_url == good.url("/v1")
+    assert call(sdk, personas).status_code == 200
+    assert keys_seen(evil) == [] and keys_seen(good) == [key]
+
+
 # --- what is allowed ----------------------------------------------------------------------------
 
 
