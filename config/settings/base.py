@@ -186,6 +186,8 @@ STORAGES = {
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+if EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend":  # noqa: F821 (from EMAIL_CONFIG)
+    EMAIL_BACKEND = "workspaces.mail.ConsoleBackend"  # prints mail to logs with links hidden
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Switchboard <noreply@switchboard.local>")
 
 # Celery: without a broker, tasks run eagerly in-process (the embedded default for `make run`).
@@ -212,8 +214,6 @@ CELERY_BEAT_SCHEDULE = {
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_URL")}
-if EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend":  # noqa: F821 (from EMAIL_CONFIG)
-    EMAIL_BACKEND = "workspaces.mail.ConsoleBackend"  # prints mail to logs with links hidden
         if env("REDIS_URL", default="")
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
