@@ -9,8 +9,11 @@ anything is sent and without a charge:
 4. the parameters against the stored operation's schemas, path-parameter safety, the app's
    extra headers (400 with field errors);
 5. the URL through the SSRF guard, resolved once (502 ``egress_blocked`` / unresolvable);
-6. one credit reserved through the ledger (402 when the workspace has none left);
-7. the upstream call through ``egress`` (no redirects followed). If it turns out nothing was
+6. the bulkheads: calls in flight for the app and for the integration
+   (``integrations.bulkhead``; 429 ``concurrency_limited`` + ``Retry-After``);
+7. one credit reserved through the ledger (402 when the workspace has none left), committed
+   before anything is sent; then the database connection goes back to the pool;
+8. the upstream call through ``egress`` (no redirects followed). If it turns out nothing was
    sent (``phase == not_sent``: connection refused, connect timeout), the credit is refunded,
    so exactly the calls that reached the upstream are billed, even under concurrency.
 
