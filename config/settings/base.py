@@ -290,6 +290,10 @@ if DB_POOL_MAX_SIZE > 0 and DATABASES["default"]["ENGINE"].endswith("postgresql"
         "max_size": DB_POOL_MAX_SIZE,
         "timeout": env.float("DB_POOL_TIMEOUT_SECONDS", default=10.0),
     }
+# Behind PgBouncer in transaction mode: DB_DISABLE_SERVER_SIDE_CURSORS=True (and usually
+# DB_POOL_MAX_SIZE=0 or small: PgBouncer does the pooling).
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+    "DB_DISABLE_SERVER_SIDE_CURSORS", default=False)
 # Bulkheads: calls in flight (sent, not yet answered) per app and per integration (custom
 # integration, or one connector type in one workspace); 0 = no cap. Shared by every process
 # through Redis (REDIS_URL); without Redis each process enforces them on its own. Over a cap
