@@ -40,6 +40,7 @@ from secrets_vault.naming import SECRET_VALUE_MAX
 from workspaces import audit
 from workspaces.models import App, AppUser, Membership, Role, Workspace
 from workspaces.services import ServiceError, queue_email_text
+from workspaces.validation import check_name
 
 from . import oauth, origins, providers
 from .models import (
@@ -757,6 +758,7 @@ def create_connector(workspace: Workspace, *, actor: Any, name: str, client_id: 
     name = name.strip()
     if not name or not client_id.strip():
         raise ConnectorError("A name and a client id are required.")
+    check_name(name, what="A connector name", error=ConnectorError)
     _connector_values(provider_type, authorize_url, token_url, revocation_url)
     _check_secret(client_secret)
     with transaction.atomic():
@@ -816,6 +818,7 @@ def update_connector(connector: WorkspaceConnector, *, actor: Any, client_secret
     merged = {f: values.get(f, getattr(connector, f)) for f in EDITABLE}
     merged["scopes"] = " ".join(str(merged["scopes"]).split())
     merged["name"] = str(merged["name"]).strip()
+    check_name(merged["name"], what="A connector name", error=ConnectorError)
     _connector_values(merged["provider_type"], merged["authorize_url"], merged["token_url"],
                       merged["revocation_url"])
     _check_secret(client_secret)

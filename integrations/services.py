@@ -37,6 +37,7 @@ from django.utils.text import slugify
 from workspaces import audit, plans
 from workspaces.models import App, Membership, Role, Workspace
 from workspaces.services import ServiceError, queue_email_text
+from workspaces.validation import check_name
 
 from . import egress, openapi
 from .models import CallLog, IntegrationHeader, SpecImport, WorkspaceIntegration
@@ -662,6 +663,7 @@ def _clean_name(name: str) -> str:
         raise IntegrationError("Enter a name.", "required", "name")
     if len(name) > MAX_NAME:
         raise IntegrationError(f"Keep the name to {MAX_NAME} characters.", "invalid", "name")
+    check_name(name, what="An integration name", error=IntegrationError)
     return name
 
 

@@ -40,6 +40,7 @@ from workspaces import audit
 from workspaces.models import App, Membership, Workspace
 from workspaces.plans import ROLE_FOR
 from workspaces.services import ServiceError
+from workspaces.validation import check_name
 
 from . import naming
 from .crypto import DecryptionFailed
@@ -468,6 +469,7 @@ def _clean_name(name: str) -> tuple[str, str]:
         raise VaultError("Give the Custom API a name.", "required", "name")
     if len(name) > 100:
         raise VaultError("Keep the name to 100 characters.", "invalid", "name")
+    check_name(name, what="A Custom API name", error=VaultError)
     return name, _valid(naming.custom_api_env_var, name, "name")
 
 

@@ -33,11 +33,13 @@ def forbidden_characters(value: str) -> list[str]:
     return found
 
 
-def check_name(value: str | None, *, field: str = "name", what: str = "The name") -> None:
-    """Raise ServiceError (at `field`) when the name holds a forbidden character."""
+def check_name(value: str | None, *, field: str = "name", what: str = "The name",
+               error: type | None = None) -> None:
+    """Raise ServiceError (or the app's subclass `error`) at `field` when the name holds a
+    forbidden character."""
     found = forbidden_characters(str(value)) if value else []
     if found:
         from .services import ServiceError  # services import this module
 
-        raise ServiceError(NAME_REFUSED.format(what=what, found=", ".join(found)),
-                           "invalid_characters", field)
+        raise (error or ServiceError)(NAME_REFUSED.format(what=what, found=", ".join(found)),
+                                      code="invalid_characters", field=field)

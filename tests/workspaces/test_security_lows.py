@@ -314,3 +314,40 @@ def test_api_and_token_names_refuse_control_characters(api, personas):
 def test_ordinary_unicode_names_still_work(personas):
     app = services.create_app(personas.workspace, actor=personas.owner, name="Café – 東京 🚀")
     assert app.name == "Café – 東京 🚀"
+
+
+def test_names_across_apps_refuse_control_characters(personas):
+    """One rule (workspaces.validation.check_name), called by each app's create/rename service;
+    each app's own error class, so its views and API show it at the name field."""
+    from connectors import services as connectors
+    from integrations import services as integrations
+    from secrets_vault import services as vault
+    from tests.integrations.wizard_support import make_integration
+
+    ws, owner = personas.workspace, personas.owner
+    with pytest.raises(vault.VaultError) as exc:
+        vault.create_custom_api(ws, actor=owner, name="Billing\u202e", auth_type="bearer",
+                                credential="k")
+    assert exc.value.field == "name" and "invisible or control" in exc.value.message
+    with pytest.raises(vault.VaultError):  # secret names were already A-Z, 0-9 and _ only
+        vault.set_secret(ws, "KEY\u200e", "v", actor=owner)
+    integration = make_integration(ws, owner)
+    with pytest.raises(integrations.IntegrationError) as exc:
+        integrations.update_integration(integration, actor=owner, name="Contacts\u2066")
+    assert exc.value.field == "name"
+    integration.refresh_from_db()
+    assert integration.name == "Contacts"
+    with pytest.raises(connectors.ConnectorError) as exc:
+        connectors.create_connector(ws, actor=owner, name="Ours\x1b", client_id="cid",
+                                    client_secret="s", authorize_url="https://a.example.com/a",
+                                    token_url="https://a.example.com/t")
+    assert exc.value.field == "name" and exc.value.status == 400
+
+
+def test_the_rule_itself():
+    from workspaces.validation import forbidden_characters
+
+    assert forbidden_characters("a\u202ab\u202ec\u2066d\u2069e\u200ef\u200fg\u061ch") == [
+        "U+202A", "U+202E", "U+2066", "U+2069", "U+200E", "U+200F", "U+061C"]
+    assert forbidden_characters("x\x00\x1f\x7f\x85") == ["U+0000", "U+001F", "U+007F", "U+0085"]
+    assert forbidden_characters("Zero\u200bwidth joiner \u200d, é, 東京, 🚀") == []
