@@ -136,7 +136,7 @@ class CatalogFilterForm(forms.Form):
 
 class InstallAppForm(forms.Form):
     app = forms.ChoiceField(label="App",
-                            widget=forms.Select(attrs={"onchange": "this.form.submit()"}))
+                            widget=forms.Select(attrs={"data-submit-on-change": ""}))
 
     def __init__(self, *args: Any, apps: list[App], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

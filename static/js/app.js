@@ -15,11 +15,14 @@
   }, true);
 
   // <select data-navigate>: choosing an option goes to the URL in its value.
+  // <select data-submit-on-change>: choosing an option submits its form.
   document.addEventListener("change", function (event) {
     var select = event.target;
-    if (select instanceof HTMLSelectElement && select.hasAttribute("data-navigate") &&
-        select.value) {
+    if (!(select instanceof HTMLSelectElement)) return;
+    if (select.hasAttribute("data-navigate") && select.value) {
       window.location.href = select.value;
+    } else if (select.hasAttribute("data-submit-on-change") && select.form) {
+      select.form.requestSubmit ? select.form.requestSubmit() : select.form.submit();
     }
   });
 })();

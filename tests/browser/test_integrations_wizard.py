@@ -16,6 +16,17 @@ from tests.integrations.wizard_support import PETSTORE_30, generated_spec
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+def wait_until(page, expression: str, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    """page.wait_for_function, polled from here: Playwright runs that predicate through eval,
+    which the Content-Security-Policy (no 'unsafe-eval') refuses; page.evaluate is not eval."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        page.wait_for_timeout(50)
+
+
 def sign_in(page, email: str) -> None:  # type: ignore[no-untyped-def]
     page.context.clear_cookies()
     page.goto("/login/")
@@ -59,8 +70,8 @@ def test_three_step_wizard(page, team):
     rows = page.locator("#op-table tbody tr")
     assert rows.count() == 3
     page.fill("#op-search", "petid")
-    page.wait_for_function("document.querySelectorAll('#op-table tbody tr:not([hidden])')"
-                           ".length === 1")
+    wait_until(page, "document.querySelectorAll('#op-table tbody tr:not([hidden])')"
+                      ".length === 1")
     assert "showPetById" in page.locator("#op-table tbody tr:not([hidden])").inner_text()
     page.check("#op-table tbody tr:not([hidden]) input[name=op]")
     page.fill("#op-search", "")
@@ -132,9 +143,9 @@ def test_progress_page_updates_by_itself(page, team):
     page.goto(f"/w/{ws.public_id}/integrations/imports/{spec_import.public_id}/")
     page.get_by_test_id("import-progress").wait_for()
     SpecImport.objects.filter(pk=spec_import.pk).update(status="running", stage="validating")
-    page.wait_for_function("document.getElementById('import-stage') && "
-                           "document.getElementById('import-stage').textContent === "
-                           "'Validating the spec'")
+    wait_until(page, "document.getElementById('import-stage') && "
+                      "document.getElementById('import-stage').textContent === "
+                      "'Validating the spec'")
     SpecImport.objects.filter(pk=spec_import.pk).update(
         status="failed", error_code="needs_auth",
         error_message="The server needs authentication to send the spec (HTTP 401).")
@@ -193,15 +204,15 @@ def test_search_as_you_type_in_a_thousand_operations(page, team):
                          ("read number 999", 1),     # summary words, each anywhere
                          ("", 1000)]:
         page.fill("#op-search", words)
-        page.wait_for_function(visible.format(count))
+        wait_until(page, visible.format(count))
     page.fill("#op-search", "no such operation")
-    page.wait_for_function(visible.format(0))
+    wait_until(page, visible.format(0))
     assert page.locator("#op-none").is_visible()
     # a box checked while filtered stays checked once the filter is cleared
     page.fill("#op-search", "getitems999")
-    page.wait_for_function(visible.format(1))
+    wait_until(page, visible.format(1))
     page.check("#op-table tbody tr:not([hidden]) input[name=op]")
     page.fill("#op-search", "")
-    page.wait_for_function(visible.format(1000))
+    wait_until(page, visible.format(1000))
     assert page.is_checked("input[name=op][value='get:/items/999']")
     assert page.inner_text("#op-selected") == "1"
