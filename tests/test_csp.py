@@ -54,3 +54,34 @@ def test_templates_have_no_inline_script_handler_or_style():
     assert not problems, "\n".join(problems)
 
 # The pages in real Chromium under this policy: tests/browser/test_csp_browser.py
+
+
+def test_rendered_pages_have_no_inline_script_handler_or_style(personas, client):
+    """Form widgets and template tags render markup too (a Select with an onchange attribute
+    once hid in a form class): scan every page the owner can GET with the personas' ids."""
+    from tests.catalog.conftest import make_integration
+    from tests.test_url_sweep import ROUTES, _fill
+
+    client.force_login(personas.owner)
+    integration = make_integration(personas.workspace, personas.owner, visibility="private",
+                                   name="Pixel Painter", slug="pixel-painter")
+    ids = {"workspace_id": personas.workspace.public_id, "app_id": personas.app.public_id,
+           "integration_id": integration.public_id}
+    pages = [_fill(r, ids) for r in ROUTES if not r.startswith(("api/", "admin/"))
+             and set(re.findall(r"<(?:\w+:)?(\w+)>", r)) <= set(ids)]
+    pages += [f"/w/{ids['workspace_id']}/catalog/?tab=private",
+              f"/w/{ids['workspace_id']}/catalog/{ids['integration_id']}/use/"
+              f"?app={ids['app_id']}"]
+    checked, problems = 0, []
+    for path in pages:
+        response = client.get(path)
+        if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
+            continue
+        checked += 1
+        html = response.content.decode()
+        for name, pattern in (("inline <script>", INLINE_SCRIPT), ("on* handler", HANDLER),
+                              ("style attribute", STYLE_ATTR)):
+            if pattern.search(html):
+                problems.append(f"{path}: {name}: {pattern.search(html).group(0)[:120]}")
+    assert checked > 20
+    assert not problems, "\n".join(problems)
