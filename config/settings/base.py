@@ -304,6 +304,14 @@ PROXY_MAX_IN_FLIGHT_PER_INTEGRATION = env.int("PROXY_MAX_IN_FLIGHT_PER_INTEGRATI
 PROXY_BULKHEAD_RETRY_AFTER_SECONDS = env.int("PROXY_BULKHEAD_RETRY_AFTER_SECONDS", default=1)
 # Kept-alive upstream connections per (checked address, host) in each process.
 EGRESS_POOL_MAXSIZE = env.int("EGRESS_POOL_MAXSIZE", default=10)
+# Redis connections per process: a blocking pool (a greenlet waits for a free connection)
+# instead of redis-py's default, which raises "Too many connections" past 100 at once.
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    CACHES["default"].setdefault("OPTIONS", {}).update({
+        "pool_class": "redis.BlockingConnectionPool",
+        "max_connections": env.int("REDIS_MAX_CONNECTIONS", default=50),
+        "timeout": 5,
+    })
 # ---- end of the issue 11 block -----------------------------------------------------------
 
 # Connectors (OAuth). The platform's own OAuth client per provider type comes from the
