@@ -148,7 +148,10 @@ def test_errors_reach_the_app_as_base44_errors(sdk_node: str, portal: Portal,
 def test_502_504_and_402(sdk_node: str, portal: Portal, setup: dict[str, Any]):
     app, ws, integration = setup["app"], setup["ws"], setup["integration"]
     owner = setup["owner"]
-    services.update_integration(integration, actor=owner, base_url="http://127.0.0.1:80")
+    # a move to another server needs the key typed again (it is bound to its origin)
+    keys = [services.HeaderInput("X-Api-Key", CANARY), services.HeaderInput("X-Tenant", "acme")]
+    services.update_integration(integration, actor=owner, base_url="http://127.0.0.1:80",
+                                headers=keys)
     refused = run_sdk(sdk_node, client_spec(portal, app.public_id, token=setup["user"],
                                             calls=[{"slug": "petstore", "op": "get:/pets"}]))
     assert refused[0]["error"]["status"] == 502
@@ -156,7 +159,7 @@ def test_502_504_and_402(sdk_node: str, portal: Portal, setup: dict[str, Any]):
     assert credits.balance(ws) == 2000  # nothing was sent: nothing billed
     # an edit is seen by every gunicorn worker on the next call (config_version)
     services.update_integration(integration, actor=owner, base_url=portal.upstream.url(""),
-                                operation_keys=["get:/pets"])
+                                operation_keys=["get:/pets"], headers=keys)
     credits.adjust(ws, -credits.balance(ws) + 1, reason="test", idempotency_key="e2e-one-left")
     portal.upstream.routes["/pets"] = slow(5)  # the portal's proxy deadline is 1.5 s
     timed_out = run_sdk(sdk_node, client_spec(portal, app.public_id, token=setup["user"], calls=[
