@@ -387,11 +387,14 @@ def _store(st: OAuthState, tokens: oauth.TokenSet) -> Connection:
     for key in provider.config_from_token if provider else ():
         if key in tokens.extra:  # e.g. Salesforce's instance_url
             config[key] = tokens.extra[key]
+    replaced: list[tuple[Endpoints | None, list[tuple[str, str]]]] = []
     with transaction.atomic():
         conn = Connection.objects.select_for_update().filter(**lookup).first()
         created = conn is None
         if conn is None:
             conn = Connection(**lookup)
+        else:  # a reconnect: the grant being replaced is revoked at the provider below
+            replaced.append(_revocable(conn))
         conn.access_token = tokens.access_token
         conn.refresh_token = tokens.refresh_token
         conn.token_type = tokens.token_type
@@ -407,6 +410,7 @@ def _store(st: OAuthState, tokens: oauth.TokenSet) -> Connection:
                 conn.save()
         except IntegrityError:  # a concurrent callback for the same slot won; overwrite it
             existing = Connection.objects.select_for_update().get(**lookup)
+            replaced.append(_revocable(existing))
             conn.pk, conn.created_at = existing.pk, existing.created_at
             conn.save()
         audit.record(st.app.workspace, actor=st.user,
@@ -415,7 +419,30 @@ def _store(st: OAuthState, tokens: oauth.TokenSet) -> Connection:
                      target_type="connection", target_name=conn.label, scope=st.app.public_id,
                      changes={"kind": conn.kind, "scopes": conn.scopes,
                               "access_token": "changed"})
+    current = {tokens.access_token, tokens.refresh_token}
+    for endpoints, pairs in replaced:  # after the commit, as disconnect does
+        _revoke_replaced(conn, endpoints, [(t, h) for t, h in pairs if t not in current])
     return conn
+
+
+def _revoke_replaced(conn: Connection, endpoints: Endpoints | None,
+                     pairs: list[tuple[str, str]]) -> None:
+    """Best effort: a provider that refuses or fails the revocation never fails the reconnect
+    (the new tokens are stored already). Logged without any token."""
+    if not pairs:
+        return
+    try:
+        ok = _revoke_all(endpoints, pairs)
+    except Exception as exc:  # noqa: BLE001 - never fail the reconnect on revocation
+        # the exception's type only: its message or traceback could carry a token
+        log.warning("connector reconnect: revoking the replaced tokens of connection %s "
+                    "(app %s) raised %s; the new tokens are stored", conn.pk,
+                    conn.app.public_id, type(exc).__name__)
+        return
+    if not ok and endpoints is not None and endpoints.revocation_url:
+        log.warning("connector reconnect: the provider did not revoke the replaced tokens of "
+                    "connection %s (app %s); the new tokens are stored", conn.pk,
+                    conn.app.public_id)
 
 
 def _who(app_user: AppUser | None) -> str:
