@@ -610,8 +610,8 @@ def decode_body(content_type: str | None, body: bytes) -> tuple[Any, str | None]
         try:
             text = body.decode(charset) if charset else body
             return json.loads(text), None
-        except (ValueError, LookupError):
-            pass  # not JSON after all: text or binary below
+        except (ValueError, LookupError, RecursionError):
+            pass  # not JSON after all (or nested past the decoder's depth): text or binary below
     if _is_json(media) or _is_text(media) or not media:
         try:
             text = body.decode(charset or "utf-8")

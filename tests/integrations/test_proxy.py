@@ -92,6 +92,15 @@ def test_text_and_binary_answers(client, personas, pets, upstream):
     assert post(client, personas.app, "get:/text").json()["data"] == "not json {"
 
 
+def test_json_nested_past_the_decoders_depth_comes_back_as_text(client, personas, pets,
+                                                                upstream):
+    deep = b"[" * 100_000 + b"]" * 100_000  # json.loads raises RecursionError on this
+    upstream.routes["/v1/text"] = reply(200, deep, "application/json")
+    r = post(client, personas.app, "get:/text")
+    assert r.status_code == 200
+    assert r.json() == {"success": True, "status_code": 200, "data": deep.decode()}
+
+
 def test_redirects_are_returned_not_followed(client, personas, pets, upstream):
     upstream.routes["/v1/redirect"] = redirect("http://169.254.169.254/latest/meta-data/")
     r = post(client, personas.app, "get:/redirect", {"include_headers": True})
