@@ -6,6 +6,7 @@ Each action runs in a transaction, takes `actor=` and schedules e-mail with on_c
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -24,6 +26,7 @@ from .models import (
     App,
     AppServiceToken,
     AppUser,
+    CreditEntry,
     EmailMessage,
     Invitation,
     Membership,
@@ -139,14 +142,33 @@ def month_key(now: Any = None) -> str:
     return (now or timezone.now()).strftime("%Y-%m")
 
 
+def _monthly_grant_key(workspace: Workspace, month: str) -> str:
+    return f"grant:{workspace.public_id}:{month}"
+
+
+def _upgrade_key_prefix(workspace: Workspace, month: str) -> str:
+    return f"plan-upgrade:{workspace.public_id}:{month}:"
+
+
 def grant_monthly_credits(workspace: Workspace, now: Any = None) -> None:
     month = month_key(now)
     credits.grant(
         workspace,
         limits(workspace).monthly_credits,
         reason=f"{workspace.get_plan_display()} plan grant for {month}",
-        idempotency_key=f"grant:{workspace.public_id}:{month}",
+        idempotency_key=_monthly_grant_key(workspace, month),
     )
+
+
+def granted_this_month(workspace: Workspace, now: Any = None) -> int:
+    """Plan credits granted for the month: the monthly grant plus upgrade differences."""
+    month = month_key(now)
+    total = (CreditEntry.objects
+             .filter(Q(idempotency_key=_monthly_grant_key(workspace, month))
+                     | Q(idempotency_key__startswith=_upgrade_key_prefix(workspace, month)),
+                     workspace=workspace, kind=CreditEntry.Kind.GRANT)
+             .aggregate(total=Sum("amount"))["total"])
+    return int(total or 0)
 
 
 @transaction.atomic
@@ -199,13 +221,45 @@ def update_workspace(workspace: Workspace, *, actor: User, name: str) -> Workspa
     return workspace
 
 
+@dataclass(frozen=True)
+class PlanChange:
+    workspace: Workspace
+    previous: str
+    credits_granted: int  # the upgrade's difference granted now (0 on a downgrade or repeat)
+
+
 @transaction.atomic
-def change_plan(workspace: Workspace, *, actor: User, plan: str) -> Workspace:
+def change_plan(workspace: Workspace, *, actor: User, plan: str) -> PlanChange:
+    """Takes effect at once. An upgrade grants the difference between the new plan's monthly
+    credits and what this month's grants gave already (one entry per workspace, month and
+    plan, idempotent): free->builder->pro in one month adds up to pro's amount, never more.
+    A downgrade removes no credits; next month's grant is the new plan's, as always."""
     if plan not in PLANS:
         raise ServiceError("Unknown plan.")
+    # Plan changes of a workspace are made one at a time (its row lock): two concurrent
+    # upgrades would otherwise both read the same month's total and grant twice.
+    locked = Workspace.objects.select_for_update().get(pk=workspace.pk)
+    previous = locked.plan
     workspace.plan = plan
     workspace.save(update_fields=["plan"])
-    return workspace
+    now = timezone.now()
+    month = month_key(now)
+    # This month's grant exists before the difference is counted (the beat may not have run
+    # yet on the 1st): then it is the new plan's amount and no difference is needed.
+    grant_monthly_credits(workspace, now)
+    difference = PLANS[plan].monthly_credits - granted_this_month(workspace, now)
+    granted = 0
+    if difference > 0:
+        entry = credits.grant(
+            workspace, difference,
+            reason=f"Upgrade to {workspace.get_plan_display()}: the rest of its {month} grant",
+            idempotency_key=f"{_upgrade_key_prefix(workspace, month)}{plan}")
+        granted = entry.amount
+    if previous != plan:
+        audit.record(workspace, actor=actor, action="workspace.plan_changed",
+                     target_type="workspace", target_name=workspace.name,
+                     changes={"plan": [previous, plan], "credits_granted": granted})
+    return PlanChange(workspace=workspace, previous=previous, credits_granted=granted)
 
 
 # --- members ----------------------------------------------------------------------------------

@@ -137,8 +137,11 @@ def workspace_settings(request: HttpRequest, workspace_id: str) -> HttpResponse:
         elif action == "plan":
             require_role(m, "change_plan")
             if plan_form.is_valid():
-                services.change_plan(ws, actor=request.user, plan=plan_form.cleaned_data["plan"])
-                messages.success(request, f"Plan changed to {ws.get_plan_display()}.")
+                change = services.change_plan(ws, actor=request.user,
+                                              plan=plan_form.cleaned_data["plan"])
+                granted = (f" {change.credits_granted} credits granted now (the difference to "
+                           f"its monthly credits)." if change.credits_granted else "")
+                messages.success(request, f"Plan changed to {ws.get_plan_display()}.{granted}")
                 return redirect("workspace-settings", workspace_id=workspace_id)
     return render(request, "workspaces/settings.html", {
         "workspace": ws, "membership": m, "form": form, "plan_form": plan_form,
