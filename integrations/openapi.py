@@ -223,7 +223,15 @@ class OperationsDiff:
 # --------------------------------------------------------------------------------------------
 
 
-def too_large_error(size: int, limit: int = MAX_SPEC_BYTES) -> SpecError:
+def too_large_error(size: int | None, limit: int = MAX_SPEC_BYTES) -> SpecError:
+    """``size``: the real size in bytes, or None when it is not known (only that it is over
+    the limit: a body read up to a cap without a Content-Length)."""
+    if size is None:
+        return SpecError(
+            f"The spec is too large (over {limit // 1048576} MiB); the limit is "
+            f"{limit // 1048576} MiB.",
+            "too_large",
+        )
     return SpecError(
         f"The spec is too large ({size / 1048576:.1f} MiB); the limit is {limit // 1048576} MiB.",
         "too_large",
@@ -270,11 +278,45 @@ def _load_json(text: str) -> Any:
             "not_json_or_yaml",
         ) from None
     except RecursionError:
-        raise _too_deep(MAX_DEPTH) from None
+        raise _too_deep(MAX_DEPTH, _json_deep_position(text)) from None
 
 
-def _too_deep(limit: int) -> SpecError:
-    return SpecError(f"The spec is nested too deeply (more than {limit} levels).", "too_deep")
+def _too_deep(limit: int, where: str = "") -> SpecError:
+    at = f" at {where}" if where else ""
+    return SpecError(f"The spec is nested too deeply (more than {limit} levels){at}.", "too_deep")
+
+
+_JSON_NESTING_RE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _json_deep_position(text: str, limit: int = MAX_DEPTH) -> str:
+    """"line L, column C" where JSON ``text`` first nests deeper than ``limit`` (for the
+    error message only: json.loads gave up without saying where)."""
+    depth = 0
+    for match in _JSON_NESTING_RE.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > limit:
+                offset = match.start()
+                line = text.count("\n", 0, offset) + 1
+                column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+                return f"line {line}, column {column}"
+        elif token in "]}":
+            depth -= 1
+    return ""
+
+
+def _deep_pointer(root: Any, limit: int = MAX_DEPTH) -> str:
+    """JSON pointer of the first value nested deeper than ``limit`` (error message only)."""
+    stack: list[tuple[Any, int, Any]] = [(root, 1, None)]
+    while stack:
+        obj, depth, link = stack.pop()
+        if depth > limit:
+            return _truncate(_link_pointer(link), 200)
+        items = obj.items() if isinstance(obj, dict) else enumerate(obj)
+        stack.extend((v, depth + 1, (link, k)) for k, v in items if isinstance(v, dict | list))
+    return ""
 
 
 def _too_many_nodes(limit: int, what: str = "values") -> SpecError:
@@ -337,6 +379,19 @@ def _anchor_error(sigil: str, event: Any) -> SpecError:
         f"at {_mark(event)}); expand them or convert the spec to JSON.",
         "yaml_alias",
     )
+
+
+def _yaml_deep_where(stack: list[Any], event: Any, building: bool) -> str:
+    """Pointer (of the open containers) and line of YAML nested too deeply."""
+    tokens: list[Any] = []
+    if building:
+        for parent, child in zip(stack, stack[1:], strict=False):
+            if type(parent) is list:
+                tokens.append(len(parent) - 1)
+            else:
+                tokens.append(next((k for k, v in reversed(parent.items()) if v is child), "?"))
+    where = _truncate(_pointer(tokens), 200) + ", " if tokens else ""
+    return where + _mark(event)
 
 
 def _build_yaml(text: str) -> Any:
@@ -429,7 +484,7 @@ def _build_yaml(text: str) -> Any:
                 nodes += 1
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise _too_deep(MAX_DEPTH)
+                    raise _too_deep(MAX_DEPTH, _yaml_deep_where(stack, event, building))
                 if building:
                     if event.tag not in (_MAP_TAGS if kind is map_start else _SEQ_TAGS):
                         building = False
@@ -526,8 +581,8 @@ def _to_json_scalar(value: Any) -> Any:
 
 def _normalize(root: Any) -> tuple[Any, set[str]]:
     """Make ``root`` plain JSON data in place (string keys, JSON scalars), enforce node and
-    depth caps, and collect every ``$ref`` string. Iterative: no recursion limit issues."""
-    refs: set[str] = set()
+    depth caps, and collect every JSON Reference (``_ref_sites``). Iterative: no recursion
+    limit issues."""
     nodes = 1
     if isinstance(root, dict):
         root = _str_keys(root)
@@ -537,12 +592,9 @@ def _normalize(root: Any) -> tuple[Any, set[str]]:
     while stack:
         obj, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise _too_deep(MAX_DEPTH)
+            raise _too_deep(MAX_DEPTH, _deep_pointer(root))
         if type(obj) is dict:
             nodes += len(obj)
-            ref = obj.get("$ref")
-            if type(ref) is str:
-                refs.add(ref)
             for key, value in obj.items():
                 kind = type(value)
                 if kind is dict:
@@ -577,7 +629,7 @@ def _normalize(root: Any) -> tuple[Any, set[str]]:
                         stack.append((fixed, depth + 1))
         if nodes > MAX_NODES:
             raise _too_many_nodes(MAX_NODES)
-    return root, refs
+    return root, _ref_sites(root)
 
 
 #: Characters no spec can hold: PostgreSQL can't store NUL, and a lone UTF-16 surrogate (from
@@ -643,7 +695,9 @@ def _refuse_bad_characters(text: str, root: Any) -> None:
                          if type(value) in (str, dict, list))
 
 
-def _load(data: str | bytes | bytearray, *, require_object: bool = True) -> tuple[Any, set[str]]:
+def _load(
+    data: str | bytes | bytearray, *, require_object: bool = True
+) -> tuple[Any, dict[str, Any]]:
     text = decode_text(data)
     stripped = text.lstrip()
     if not stripped:
@@ -815,24 +869,110 @@ def _loop_message(chain: list[str]) -> str:
     return "References loop on each other: " + " -> ".join(_truncate(r, 100) for r in chain[:6])
 
 
-def _iter_dicts(root: Any) -> Iterator[dict[str, Any]]:
-    stack = [root]
+# Where a ``$ref`` key is a reference. The walk tracks what kind of node it is in:
+#   _OBJ      an OpenAPI / JSON Schema object: its own "$ref" is a reference;
+#   _NAMES    a map keyed by names (properties, definitions, components.schemas...): a key
+#             "$ref" (or "example", "x-foo"...) is a name, each value an _OBJ;
+#   _NAMES_X  the same, but "x-" keys are extensions (responses, paths-like maps);
+#   _EXAMPLES an Example map (name -> Example Object): only an entry's own "$ref" counts;
+#   _EXAMPLE  one Example Object: its "$ref" is a reference, everything else is data.
+# Data (example, examples[], examples.*.value, default, enum, const, x-* extensions) is not
+# walked at all: a "$ref" in there is a value, not a reference.
+_OBJ, _NAMES, _NAMES_X, _EXAMPLES, _EXAMPLE = range(5)
+_DATA_KEYS = frozenset({"example", "default", "enum", "const"})
+_NAME_MAP_KEYS = frozenset({
+    "properties", "patternProperties", "definitions", "$defs", "dependentSchemas",
+    "dependencies", "schemas", "parameters", "requestBodies", "headers", "securitySchemes",
+    "securityDefinitions", "links", "callbacks", "pathItems", "webhooks", "encoding",
+})
+_NAMES_X_KEYS = frozenset({"responses"})
+
+
+def _child_mode(mode: int, key: str, value: Any) -> int | None:
+    """The kind of ``value`` found under ``key`` of a dict of kind ``mode``; None for data."""
+    if mode == _OBJ:
+        if key == "$ref" or key in _DATA_KEYS:
+            return None
+        if key.startswith("x-"):
+            return _NAMES if key == BUNDLE_KEY else None
+        if key == "examples":
+            return _EXAMPLES if isinstance(value, dict) else None
+        if key in _NAME_MAP_KEYS:
+            return _NAMES
+        if key in _NAMES_X_KEYS:
+            return _NAMES_X
+        return _OBJ
+    if mode == _NAMES:
+        return _OBJ
+    if mode == _NAMES_X:
+        return None if key.startswith("x-") else _OBJ
+    if mode == _EXAMPLES:
+        return _EXAMPLE
+    return None  # inside an Example Object
+
+
+def _mode_at(doc: Any, tokens: Iterable[str]) -> int | None:
+    """The kind of the node at ``tokens`` of ``doc`` (None: it is data)."""
+    mode: int | None = _OBJ
+    node = doc
+    for token in tokens:
+        if mode is None:
+            return None
+        if isinstance(node, dict):
+            node = node.get(token)
+            mode = _child_mode(mode, token, node)
+        elif isinstance(node, list):
+            if mode not in (_OBJ, _NAMES, _NAMES_X):
+                return None
+            try:
+                node = node[int(token)]
+            except (ValueError, IndexError):
+                return mode
+            mode = _OBJ
+        else:
+            return mode
+    return mode
+
+
+def _iter_refs(root: Any, mode: int | None = _OBJ, link: Any = None) -> Iterator[tuple[str, Any]]:
+    """``(ref, link)`` for every ``$ref`` of ``root`` that is a JSON Reference (see the modes
+    above); ``link`` is a (parent link, key) chain (``_link_pointer`` makes it a pointer) of
+    the object holding the ``$ref``, relative to ``root`` unless a starting link is given."""
+    if mode is None:
+        return
+    stack: list[tuple[Any, int, Any]] = [(root, mode, link)]
+    child_mode = _child_mode
     while stack:
-        obj = stack.pop()
-        if isinstance(obj, dict):
-            yield obj
-            stack.extend(v for v in obj.values() if isinstance(v, dict | list))
-        elif isinstance(obj, list):
-            stack.extend(v for v in obj if isinstance(v, dict | list))
+        obj, mode, link = stack.pop()
+        if type(obj) is dict:
+            if mode == _OBJ or mode == _EXAMPLE:
+                ref = obj.get("$ref")
+                if type(ref) is str:
+                    yield ref, link
+                if mode == _EXAMPLE:
+                    continue
+            for key, value in obj.items():
+                if type(value) is dict or type(value) is list:
+                    sub = child_mode(mode, key, value)
+                    if sub is not None:
+                        stack.append((value, sub, (link, key)))
+        elif type(obj) is list:
+            if mode == _OBJ or mode == _NAMES or mode == _NAMES_X:
+                for index, value in enumerate(obj):
+                    if type(value) is dict or type(value) is list:
+                        stack.append((value, _OBJ, (link, index)))
 
 
-def _collect_refs(root: Any) -> set[str]:
-    refs: set[str] = set()
-    for obj in _iter_dicts(root):
-        ref = obj.get("$ref")
-        if isinstance(ref, str):
-            refs.add(ref)
-    return refs
+def _ref_sites(root: Any) -> dict[str, Any]:
+    """Each JSON Reference of ``root`` with the link of the first object holding it."""
+    sites: dict[str, Any] = {}
+    for ref, link in _iter_refs(root):
+        sites.setdefault(ref, link)
+    return sites
+
+
+def _collect_refs(root: Any, mode: int | None = _OBJ) -> set[str]:
+    return {ref for ref, _link in _iter_refs(root, mode)}
 
 
 def find_external_refs(doc: Any) -> set[str]:
@@ -840,11 +980,22 @@ def find_external_refs(doc: Any) -> set[str]:
     return {ref for ref in _collect_refs(doc) if _is_external(ref)}
 
 
-def _check_refs(doc: Any, refs: set[str]) -> _Resolver:
+def _ref_where(sites: Mapping[str, Any] | set[str], ref: str) -> str:
+    """" at /json/pointer/$ref" of the first ``$ref`` holding ``ref`` ("" when unknown)."""
+    if not isinstance(sites, Mapping) or ref not in sites:
+        return ""
+    return f" at {_truncate(_link_pointer((sites[ref], '$ref')), 200)}"
+
+
+def _check_refs(doc: Any, refs: Mapping[str, Any] | set[str]) -> _Resolver:
+    """``refs``: the JSON References of ``doc``, ideally as ``_ref_sites`` gives them (each
+    with where it is, so that the messages can say it)."""
     external = sorted(ref for ref in refs if _is_external(ref))
     if external:
         relative = [r for r in external if not _SCHEME_RE.match(r)]
-        raise _external_ref_error((relative or external)[0])
+        first = (relative or external)[0]
+        error = _external_ref_error(first)
+        raise SpecError(error.message + _ref_where(refs, first), error.code)
     resolver = _Resolver(doc)
     dangling: list[str] = []
     for ref in sorted(refs):
@@ -853,7 +1004,12 @@ def _check_refs(doc: Any, refs: set[str]) -> _Resolver:
         except SpecError:
             dangling.append(ref)
     if dangling:
-        raise SpecError(_unresolved_message(dangling), "unresolved_ref")
+        message = _unresolved_message(dangling)
+        if len(dangling) == 1:
+            message = message[:-1] + _ref_where(refs, dangling[0]) + "."
+        else:
+            message += f" The first is{_ref_where(refs, dangling[0])}."
+        raise SpecError(message, "unresolved_ref")
     # $ref -> $ref chains must end somewhere.
     done: set[str] = set()
     for ref in sorted(refs):
@@ -969,7 +1125,7 @@ def _check_parameter(param: Any, key: str, family: str) -> None:
         )
 
 
-def _check(doc: Any, refs: set[str]) -> tuple[str, str, _Resolver]:
+def _check(doc: Any, refs: Mapping[str, Any] | set[str]) -> tuple[str, str, _Resolver]:
     family, version = spec_family(doc)
     resolver = _check_refs(doc, refs)
     _check_structure(doc, family, resolver)
@@ -979,7 +1135,7 @@ def _check(doc: Any, refs: set[str]) -> tuple[str, str, _Resolver]:
 def check_document(doc: Any) -> str:
     """The sanity pass on a loaded document: version, internal refs that resolve without
     loops, path keys, parameter locations. Returns the family ("2.0", "3.0", "3.1")."""
-    family, _version, _resolver = _check(doc, _collect_refs(doc))
+    family, _version, _resolver = _check(doc, _ref_sites(doc))
     return family
 
 
@@ -1098,10 +1254,10 @@ def spec_info(doc: Mapping[str, Any], operations: list[Operation] | None = None)
 
 def parse_document(doc: Any) -> ParsedSpec:
     """Sanity pass + operation list for an already loaded (or bundled) document."""
-    return _parsed(doc, _collect_refs(doc))
+    return _parsed(doc, _ref_sites(doc))
 
 
-def _parsed(doc: Any, refs: set[str]) -> ParsedSpec:
+def _parsed(doc: Any, refs: Mapping[str, Any] | set[str]) -> ParsedSpec:
     family, _version, resolver = _check(doc, refs)
     operations = [_operation(raw) for raw in _iter_operations(doc, family, resolver)]
     return ParsedSpec(doc=doc, info=spec_info(doc, operations), operations=operations)
@@ -1122,7 +1278,7 @@ def parse_spec(
     if fetch is not None and source_url and any(_is_external(r) for r in refs):
         spec_family(doc)  # refuse non-specs before fetching anything
         doc = bundle(doc, source_url, fetch, max_files=max_files)
-        refs = _collect_refs(doc)
+        refs = _ref_sites(doc)
     return _parsed(doc, refs)
 
 
@@ -1241,11 +1397,11 @@ def _closure(doc: Any, roots: list[Any], extra: list[list[str]]) -> list[list[st
     pointers). A pointer that crosses an array keeps the whole array (indexes stay valid)."""
     resolver = _Resolver(doc)
     kept: dict[tuple[str, ...], list[str]] = {}
-    pending: list[Any] = list(roots)
+    pending: list[tuple[Any, int | None]] = [(root, _OBJ) for root in roots]
     queue: list[list[str]] = list(extra)
     while pending or queue:
         while pending:
-            for ref in _collect_refs(pending.pop()):
+            for ref in _collect_refs(*pending.pop()):
                 _value, tokens = resolver.lookup(ref)
                 queue.append(tokens)
         while queue:
@@ -1262,7 +1418,7 @@ def _closure(doc: Any, roots: list[Any], extra: list[list[str]]) -> list[list[st
             if key in kept or not tokens:
                 continue
             kept[key] = tokens
-            pending.append(_walk_tokens(doc, tokens))
+            pending.append((_walk_tokens(doc, tokens), _mode_at(doc, tokens)))
     return sorted(kept.values(), key=len)
 
 
@@ -1506,9 +1662,9 @@ def operation_fingerprints(doc: Mapping[str, Any]) -> dict[str, str]:
     def target_refs(ref: str) -> set[str]:
         refs = direct.get(ref)
         if refs is None:
-            value, _tokens = resolver.lookup(ref)
+            value, tokens = resolver.lookup(ref)
             own_hash[ref] = hashlib.sha256(_canonical(value).encode()).hexdigest()
-            refs = direct[ref] = _collect_refs(value)
+            refs = direct[ref] = _collect_refs(value, _mode_at(doc, tokens))
         return refs
 
     result: dict[str, str] = {}
@@ -1595,16 +1751,18 @@ def bundle(
     total = 0
     while queue:
         url = queue.pop(0)
-        for ref in sorted(_collect_refs(files[url])):
+        sites = _ref_sites(files[url])
+        for ref in sorted(sites):
             if ref.startswith("#"):
                 continue
             target, _frag = urldefrag(urljoin(url, ref))
             if target in files:
                 continue
+            where = _ref_where(sites, ref) + ("" if url == base else f" of {_truncate(url, 200)}")
             if _origin(target) != origin:
                 raise SpecError(
                     "The spec refers to a file on another site, which is not allowed: "
-                    f"{_truncate(ref, 200)}",
+                    f"{_truncate(ref, 200)} (the $ref{where})",
                     "external_ref",
                 )
             if len(files) >= max_files:
@@ -1615,11 +1773,11 @@ def bundle(
                 )
             try:
                 text = fetch(target)
-            except SpecError:
-                raise
+            except SpecError as exc:
+                raise SpecError(f"{exc.message} (fetched for the $ref{where})", exc.code) from None
             except Exception as exc:  # the injected fetcher's own errors
                 raise SpecError(
-                    f"Could not fetch {_truncate(target, 200)} (referenced by the spec): "
+                    f"Could not fetch {_truncate(target, 200)} (referenced by the $ref{where}): "
                     f"{type(exc).__name__}: {_truncate(str(exc), 200)}",
                     "fetch_failed",
                 ) from None
@@ -1679,20 +1837,29 @@ def bundle(
 def _rewrite(root: Any, url: str, target_of: Callable[[str, str], tuple[str, str, Any]]) -> Any:
     """Copy ``root`` rewriting every ``$ref`` (refs to scalar values are inlined)."""
 
-    def convert(value: Any) -> Any:
+    def convert(value: Any, mode: int | None) -> Any:
+        if mode is None:
+            return value  # data: copied as is
         if isinstance(value, dict):
-            ref = value.get("$ref")
+            ref = value.get("$ref") if mode in (_OBJ, _EXAMPLE) else None
             if isinstance(ref, str):
                 new_ref, _fragment, target = target_of(url, ref)
                 if not isinstance(target, dict | list):
                     return target
                 value = {k: (new_ref if k == "$ref" else v) for k, v in value.items()}
-            return {k: (v if k == "$ref" else convert(v)) for k, v in value.items()}
+            if mode == _EXAMPLE:
+                return dict(value)
+            return {
+                k: (v if ref is not None and k == "$ref" else convert(v, _child_mode(mode, k, v)))
+                for k, v in value.items()
+            }
         if isinstance(value, list):
-            return [convert(v) for v in value]
+            if mode not in (_OBJ, _NAMES, _NAMES_X):
+                return value
+            return [convert(v, _OBJ) for v in value]
         return value
 
-    return convert(root)
+    return convert(root, _OBJ)
 
 
 def _inline_operation_refs(doc: dict[str, Any]) -> None:
