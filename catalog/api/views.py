@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from workspaces.access import can_manage_app, get_workspace_for, get_workspace_object, require_role
+from workspaces.api.schema import PAGE_PARAMETER, paginated
 from workspaces.api.sdk import SDKViewMixin, resolve_app
 from workspaces.models import App
 
@@ -98,8 +99,10 @@ class CatalogWithdrawView(APIView):
 
 
 class PublicCatalogListView(APIView):
-    @extend_schema(responses=s.PublicIntegrationSerializer(many=True),
-                   parameters=[OpenApiParameter("category", str), OpenApiParameter("q", str)],
+    @extend_schema(responses=paginated(s.PublicIntegrationSerializer),
+                   operation_id="v1_catalog_integrations_list",
+                   parameters=[OpenApiParameter("category", str), OpenApiParameter("q", str),
+                               PAGE_PARAMETER],
                    description="The public catalog: approved integrations, live revision.")
     def get(self, request: Request) -> Response:
         qs = services.search_catalog(
@@ -135,7 +138,8 @@ def _require_reviewer(request: Request) -> None:
 
 
 class ReviewQueueView(APIView):
-    @extend_schema(responses=s.RevisionSerializer(many=True),
+    @extend_schema(responses=paginated(s.RevisionSerializer), parameters=[PAGE_PARAMETER],
+                   operation_id="v1_catalog_reviews_list",
                    description="Reviewers: revisions waiting for review, oldest first.")
     def get(self, request: Request) -> Response:
         _require_reviewer(request)
@@ -210,7 +214,8 @@ class InstallationDetailView(APIView):
 
 
 class NotificationListView(APIView):
-    @extend_schema(responses=s.NotificationSerializer(many=True))
+    @extend_schema(responses=paginated(s.NotificationSerializer), parameters=[PAGE_PARAMETER],
+                   operation_id="v1_notifications_list")
     def get(self, request: Request) -> Response:
         qs = Notification.objects.filter(recipient=request.user).select_related("integration")
         paginator = PageNumberPagination()

@@ -214,7 +214,7 @@ class SecretAccessView(APIView):
         services.grant_workspace_access(app, actor=request.user)
         return self._state(app, 200 if had else 201)
 
-    @extend_schema(responses=s.SecretAccessSerializer,
+    @extend_schema(responses={200: s.SecretAccessSerializer},
                    description="Revoke (admins and owners; audited): from its next call the app "
                                "gets only its own app secrets and app-specific Custom APIs.")
     def delete(self, request: Request, workspace_id: str, app_id: str) -> Response:

@@ -20,3 +20,40 @@ class SDKScheme(OpenApiAuthenticationExtension):
         return {"type": "http", "scheme": "bearer",
                 "description": "An app service token (sbs_…) or an app-user JWT. Service-role "
                                "calls may add `on-behalf-of: Bearer <app-user JWT>`."}
+
+
+# --- the error component and paginated lists, shared by every app's admin API ----------------
+
+from drf_spectacular.utils import OpenApiParameter, inline_serializer  # noqa: E402
+from rest_framework import serializers  # noqa: E402
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every /api/ error (workspaces.api.errors): a message, a machine code, and for field
+    problems the messages by field."""
+
+    detail = serializers.CharField(help_text="What went wrong, for a person.")
+    code = serializers.CharField(help_text="A stable machine code (invalid, not_found, ...).")
+    errors = serializers.DictField(required=False,
+                                   help_text="Field problems: field name -> list of messages.")
+
+    class Meta:
+        ref_name = "Error"
+
+
+PAGE_PARAMETER = OpenApiParameter("page", int, description="A page number within the results "
+                                  "(PageNumberPagination, PAGE_SIZE per page).")
+
+
+def paginated(child: type[serializers.Serializer],
+              **extra: serializers.Field) -> serializers.Serializer:
+    """The schema of PageNumberPagination's answer around ``child`` (for views that paginate by
+    hand): {"count", "next", "previous", "results": [...]} plus ``extra`` fields."""
+    name = child.__name__.removesuffix("Serializer")
+    return inline_serializer(name=f"Paginated{name}List", fields={
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": child(many=True),
+        **extra,
+    })

@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers as rf
 from rest_framework import status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -25,6 +26,7 @@ from ..models import (
     Workspace,
 )
 from . import serializers as s
+from .schema import PAGE_PARAMETER, paginated
 from .sdk import SDKViewMixin, resolve_app
 
 
@@ -221,7 +223,9 @@ class PersonalTokenDetailView(APIView):
 
 
 class CreditsView(APIView):
-    @extend_schema(responses=s.CreditEntrySerializer(many=True))
+    @extend_schema(responses=paginated(s.CreditEntrySerializer, balance=rf.IntegerField(
+        help_text="The workspace's credit balance now.")), parameters=[PAGE_PARAMETER],
+                   operation_id="v1_workspaces_credits_list")
     def get(self, request: Request, workspace_id: str) -> Response:
         m = get_workspace_for(request.user, workspace_id)
         paginator = PageNumberPagination()
