@@ -344,8 +344,9 @@ def import_pasted(workspace: Workspace, *, actor: Any, text: str | bytes) -> Spe
     return spec_import
 
 
-def spec_too_large(size: int) -> IntegrationError:
-    """The refusal of a spec over the size cap, for input layers that measure it first."""
+def spec_too_large(size: int | None) -> IntegrationError:
+    """The refusal of a spec over the size cap, for input layers that measure it first
+    (``size`` None: only known to be over the cap)."""
     return _spec_error(openapi.too_large_error(size), "spec")
 
 

@@ -83,11 +83,33 @@ class _SpecBodyParser(BaseParser):
 
     limit = MAX_IMPORT_BODY
 
-    def read(self, stream: IO[bytes] | None) -> bytes:
+    def read(self, stream: IO[bytes] | None,
+             parser_context: dict[str, Any] | None = None) -> bytes:
         data = stream.read(self.limit + 1) if stream is not None else b""
         if len(data) > self.limit:
-            raise services.spec_too_large(len(data))
+            # What was read stops at the cap: say the real size when the client sent it.
+            raise services.spec_too_large(_content_length(parser_context))
         return data
+
+
+def _content_length(parser_context: dict[str, Any] | None) -> int | None:
+    request = (parser_context or {}).get("request")
+    try:
+        size = int(request.META.get("CONTENT_LENGTH") or "")  # type: ignore[union-attr]
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return size if size > openapi.MAX_SPEC_BYTES else None
+
+
+#: Keys of an import envelope (``{"url": ...}`` / ``{"spec": ...}``).
+_ENVELOPE_KEYS = frozenset({"url", "spec"})
+#: Top-level keys that make a JSON object a (maybe unsupported) API description.
+_SPEC_MARKERS = frozenset({"openapi", "swagger", "swaggerVersion", "asyncapi"})
+
+
+def _is_envelope(parsed: Any) -> bool:
+    return (isinstance(parsed, dict) and bool(_ENVELOPE_KEYS & parsed.keys())
+            and not _SPEC_MARKERS & parsed.keys())
 
 
 class SpecJSONParser(_SpecBodyParser):
@@ -97,7 +119,7 @@ class SpecJSONParser(_SpecBodyParser):
 
     def parse(self, stream: IO[bytes] | None, media_type: str | None = None,
               parser_context: dict[str, Any] | None = None) -> Any:
-        data = self.read(stream)
+        data = self.read(stream, parser_context)
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -112,9 +134,11 @@ class SpecJSONParser(_SpecBodyParser):
             # Not JSON: read it as the spec itself (YAML sent as JSON, or a broken JSON spec),
             # so that the answer says what is wrong, with line and column.
             return {"spec": text}
-        if (isinstance(parsed, dict) and ("openapi" in parsed or "swagger" in parsed)
-                and not {"url", "spec"} & parsed.keys()):
-            return {"spec": text}  # the body is the spec: keep its text as sent
+        if not _is_envelope(parsed):
+            # The body is the spec (or something that is not one: a list, an AsyncAPI or
+            # Swagger 1.2 document, a plain object): keep its text as sent, so that the spec
+            # reader says what it is, as it does for a paste.
+            return {"spec": text}
         return parsed
 
 
@@ -125,7 +149,7 @@ class SpecTextParser(_SpecBodyParser):
 
     def parse(self, stream: IO[bytes] | None, media_type: str | None = None,
               parser_context: dict[str, Any] | None = None) -> Any:
-        data = self.read(stream)
+        data = self.read(stream, parser_context)
         if len(data) > openapi.MAX_SPEC_BYTES:
             raise services.spec_too_large(len(data))
         return {"spec": services.decode_spec(data)}
@@ -142,6 +166,9 @@ class SpecXYAMLParser(SpecTextParser):
 def _import_payload(request: Request) -> Any:
     """The request data, with an uploaded spec file (multipart ``spec``) read as text."""
     payload = request.data
+    if not payload and not request.META.get("CONTENT_LENGTH", "").strip("0"):
+        # An empty body (DRF does not even call the parser): the paste path's "empty" answer.
+        return {"spec": ""}
     upload = payload.get("spec") if hasattr(payload, "get") else None
     if not isinstance(upload, UploadedFile):
         return payload
