@@ -8,8 +8,10 @@ DIR defaults to the shared ``specs`` folder beside the repository. Top-level ``*
 sanity pass, operation list, stored) and then run as the task runs them (``run_import``:
 validation). A sub-folder whose spec root refers to other files is served by a local HTTP
 server and imported from its URL (``start_url_import`` + ``run_import``: fetch through the
-egress client, bundling, validation). Any other sub-folder (e.g. ``broken/``) is a set of
-single specs.
+egress client, bundling, validation) only when it is one spec: exactly one file in it is a
+spec root. Any other sub-folder (e.g. ``broken/``: several roots, some with refs to files that
+are not there) is a set of single specs, each benched on its own. DIR itself may be one
+multi-file spec (``bench/spec_import.py specs/oai-petstore-separate-2.0``).
 
 Then, per spec: an integration is created with the first 30 operations (``create_integration``:
 the stored copy is read again and the refs of the 30 operations extracted), the refs of those
@@ -71,25 +73,36 @@ def setup_django(tmp: Path) -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
-def find_root(folder: Path) -> Path | None:
-    """The shallowest file in ``folder`` that looks like a spec root and refers to others."""
-    from integrations import openapi
-
-    candidates = sorted(
+def spec_files(folder: Path) -> list[Path]:
+    """Every JSON/YAML file under ``folder``, shallowest first."""
+    return sorted(
         (p for p in folder.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file()),
         key=lambda p: (len(p.relative_to(folder).parts), str(p)),
     )
-    for path in candidates[:200]:
-        data = path.read_bytes()
-        if not _ROOT_MARKER.search(data[:8192]) or b"$ref" not in data:
-            continue
-        try:
-            doc = openapi.load_document(data)
-        except openapi.SpecError:
-            continue
-        if openapi.find_external_refs(doc):
-            return path
-    return None
+
+
+def find_root(folder: Path) -> Path | None:
+    """The root of ``folder`` if the folder is one multi-file spec: exactly one file in it is
+    a spec root (an ``openapi``/``swagger`` object), and it refers to other files. A folder of
+    unrelated specs (several roots, e.g. ``broken/``) or of files that refer to nothing has
+    none: each of its files is benched on its own."""
+    from integrations import openapi
+
+    roots: list[Path] = []
+    for path in spec_files(folder)[:5000]:
+        with path.open("rb") as handle:
+            head = handle.read(8192)
+        if _ROOT_MARKER.search(head):  # broken or not, a root: not one bundle if two
+            roots.append(path)
+        if len(roots) > 1:
+            return None
+    if len(roots) != 1:
+        return None
+    try:
+        root_doc = openapi.load_document(roots[0].read_bytes())
+    except openapi.SpecError:
+        return None
+    return roots[0] if openapi.find_external_refs(root_doc) else None
 
 
 def synthetic_spec(count: int) -> dict[str, Any]:
@@ -113,6 +126,9 @@ def synthetic_spec(count: int) -> dict[str, Any]:
 def collect(folder: Path) -> list[tuple[str, Path, Path | None]]:
     """``(name, spec file, bundle folder or None)`` for every spec in ``folder``."""
     jobs: list[tuple[str, Path, Path | None]] = []
+    root = find_root(folder)
+    if root is not None:  # DIR itself is one multi-file spec
+        return [(f"{folder.name}/ (bundled)", root, folder)]
     for path in sorted(folder.iterdir()):
         if path.is_file() and path.suffix in SPEC_SUFFIXES:
             jobs.append((path.name, path, None))
@@ -120,10 +136,10 @@ def collect(folder: Path) -> list[tuple[str, Path, Path | None]]:
             root = find_root(path)
             if root is not None:
                 jobs.append((f"{path.name}/ (bundled)", root, path))
-            else:
-                for child in sorted(path.iterdir()):
-                    if child.is_file() and child.suffix in SPEC_SUFFIXES:
-                        jobs.append((f"{path.name}/{child.name}", child, None))
+            else:  # unrelated specs: each on its own
+                for child in spec_files(path):
+                    jobs.append((f"{path.name}/{child.relative_to(path).as_posix()}", child,
+                                 None))
     return jobs
 
 
