@@ -8,12 +8,13 @@ import logging
 
 import pytest
 import requests
+from django.urls import reverse
 
 from connectors import oauth
 from connectors.models import Connection
 
-from .conftest import CLIENT_ID, CLIENT_SECRET, Provider
-from .support import connect_platform
+from .conftest import CLIENT_ID, CLIENT_ID_2, CLIENT_SECRET, CLIENT_SECRET_2, Provider, local_path
+from .support import connect_platform, register_connector
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +80,27 @@ def test_reconnect_succeeds_when_revocation_fails(client, personas, connector_se
     assert oauth_provider.me(third[0]) == 200
     for token in (*second, *third):
         assert token not in caplog.text
+
+
+def _connect_workspace(client, provider: Provider, app, connector) -> Connection:
+    resp = client.post(reverse("app-connectors", args=[app.workspace.public_id, app.public_id]),
+                       {"action": "connect-workspace", "connector_id": connector.public_id})
+    assert resp.status_code == 302, resp.content[:300]
+    assert client.get(local_path(provider.authorize(resp["Location"]))).status_code == 302
+    return Connection.objects.get(app=app, kind="workspace", connector=connector)
+
+
+def test_reconnecting_a_workspace_connector_revokes_the_old_grant(client, personas,
+                                                                  connector_settings,
+                                                                  oauth_provider):
+    connector = register_connector(personas.workspace, personas.admin, oauth_provider)
+    client.force_login(personas.owner)
+    old_access, old_refresh = _tokens(_connect_workspace(client, oauth_provider, personas.app,
+                                                         connector))
+    access, _ = _tokens(_connect_workspace(client, oauth_provider, personas.app, connector))
+    resp = requests.post(oauth_provider.endpoint("/o/token/"),
+                         data={"grant_type": "refresh_token", "refresh_token": old_refresh},
+                         auth=(CLIENT_ID_2, CLIENT_SECRET_2), timeout=10)
+    assert resp.status_code == 400 and resp.json()["error"] == "invalid_grant"
+    assert oauth_provider.me(old_access) in (401, 403)
+    assert oauth_provider.me(access) == 200
