@@ -995,7 +995,9 @@ def _check_refs(doc: Any, refs: Mapping[str, Any] | set[str]) -> _Resolver:
         relative = [r for r in external if not _SCHEME_RE.match(r)]
         first = (relative or external)[0]
         error = _external_ref_error(first)
-        raise SpecError(error.message + _ref_where(refs, first), error.code)
+        error = SpecError(error.message + _ref_where(refs, first), error.code)
+        error.ref = first  # type: ignore[attr-defined]
+        raise error
     resolver = _Resolver(doc)
     dangling: list[str] = []
     for ref in sorted(refs):
@@ -1009,7 +1011,9 @@ def _check_refs(doc: Any, refs: Mapping[str, Any] | set[str]) -> _Resolver:
             message = message[:-1] + _ref_where(refs, dangling[0]) + "."
         else:
             message += f" The first is{_ref_where(refs, dangling[0])}."
-        raise SpecError(message, "unresolved_ref")
+        error = SpecError(message, "unresolved_ref")
+        error.ref = dangling[0]  # type: ignore[attr-defined]
+        raise error
     # $ref -> $ref chains must end somewhere.
     done: set[str] = set()
     for ref in sorted(refs):
@@ -1278,8 +1282,28 @@ def parse_spec(
     if fetch is not None and source_url and any(_is_external(r) for r in refs):
         spec_family(doc)  # refuse non-specs before fetching anything
         doc = bundle(doc, source_url, fetch, max_files=max_files)
-        refs = _ref_sites(doc)
-    return _parsed(doc, refs)
+        return _parsed(doc, _ref_sites(doc))
+    try:
+        return _parsed(doc, refs)
+    except SpecError as exc:
+        ref = getattr(exc, "ref", None)
+        where = _ref_where(refs, ref) if isinstance(ref, str) else ""
+        line = _yaml_ref_line(data, ref) if where else None
+        if line is None:
+            raise
+        raise SpecError(exc.message.replace(where, f"{where} (line {line})", 1),
+                        exc.code) from None
+
+
+def _yaml_ref_line(data: str | bytes | bytearray, ref: str) -> int | None:
+    """The line of the first ``$ref: <ref>`` of a YAML text (error messages only; None for
+    JSON, which has no lines worth naming when minified)."""
+    text = decode_text(data)
+    if text.lstrip()[:1] in ("{", "["):
+        return None
+    pattern = r"""["']?\$ref["']?\s*:\s*["']?""" + re.escape(ref) + r"""["']?\s*(?:[,}#]|$)"""
+    match = re.search(pattern, text, re.MULTILINE)
+    return text.count("\n", 0, match.start()) + 1 if match else None
 
 
 # --------------------------------------------------------------------------------------------

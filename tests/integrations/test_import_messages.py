@@ -56,6 +56,17 @@ def test_reference_errors_name_the_pointer(api, personas, ref, code, words):
     assert words in detail and f"at {POINTER}" in detail  # old: no "at /paths/..."
 
 
+def test_yaml_reference_errors_also_name_the_line(api, personas):
+    text = ("openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /pets:\n    get:\n"
+            "      responses:\n        '200':\n          description: ok\n"
+            "          content:\n            application/json:\n              schema:\n"
+            "                $ref: '#/components/schemas/Nope'\n")
+    detail = refused(api(personas.admin).post(imports_url(personas), text,
+                                              content_type="application/yaml"),
+                     "unresolved_ref")
+    assert detail.endswith(f"at {POINTER} (line 12).")
+
+
 def test_several_unresolved_refs_name_the_first(api, personas):
     doc = spec_with("#/components/schemas/A")
     doc["components"]["schemas"]["Pet"] = {"$ref": "#/components/schemas/B"}
