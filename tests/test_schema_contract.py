@@ -25,7 +25,38 @@ from workspaces import services
 pytestmark = [pytest.mark.postgres]
 
 # (METHOD, path template) -> names of checks skipped for that operation only, with why.
-KNOWN: dict[tuple[str, str], set[str]] = {}
+# Still open (issue 13 section 1), each narrowly: the operation and the one check skipped there.
+# ST201 "negative_data_rejection": DRF coerces types the schema refuses: CharField takes a JSON
+#   number (0 -> "0"), BooleanField takes 0/1. Names are strict already (StrictCharField); these
+#   fields are not yet.
+_COERCES = "negative_data_rejection"
+# ST202 "positive_data_acceptance": a rule the schema cannot state, or does not yet:
+_REFUSES = "positive_data_acceptance"
+KNOWN: dict[tuple[str, str], set[str]] = {
+    # doc_links items: a number is coerced to a string, then refused as a link in the result
+    ("POST", "/api/v1/catalog/checks/"): {_COERCES},
+    # allow_anonymous_integration_calls: 0/1 accepted as booleans
+    ("POST", "/api/v1/workspaces/{workspace_id}/apps/"): {_COERCES},
+    ("PATCH", "/api/v1/workspaces/{workspace_id}/apps/{app_id}/"): {_COERCES},
+    # description: a number accepted as a string
+    ("POST", "/api/v1/workspaces/{workspace_id}/secrets/"): {_COERCES},
+    ("PUT", "/api/v1/workspaces/{workspace_id}/secrets/{name}/"): {_COERCES},
+    ("POST", "/api/v1/workspaces/{workspace_id}/apps/{app_id}/secrets/"): {_COERCES},
+    ("PUT", "/api/v1/workspaces/{workspace_id}/apps/{app_id}/secrets/{name}/"): {_COERCES},
+    # prompt: a number accepted as a string
+    ("POST", "/api/v1/workspaces/{workspace_id}/catalog/integrations/"): {_COERCES},
+    # credential: a number accepted as a string
+    ("POST", "/api/v1/workspaces/{workspace_id}/custom-apis/"): {_COERCES},
+    # control characters refused in every query parameter (middleware) and in names (check_name):
+    # not stated in the schema
+    ("GET", "/api/v1/catalog/integrations/"): {_REFUSES},
+    ("POST", "/api/v1/tokens/"): {_REFUSES},
+    ("POST", "/api/v1/workspaces/"): {_REFUSES},
+    # "a provider type, or the authorize and token URLs": a conditional rule (no oneOf yet)
+    ("POST", "/api/v1/workspaces/{workspace_id}/connectors/"): {_REFUSES},
+    # an uploaded spec must be UTF-8 JSON/YAML text: not expressible for a binary upload
+    ("POST", "/api/v1/workspaces/{workspace_id}/integrations/imports/"): {_REFUSES},
+}
 
 
 @pytest.fixture
@@ -80,3 +111,41 @@ def test_admin_api_matches_its_schema(case, seeded, live_server):  # type: ignor
     case.call_and_validate(base_url=live_server.url,
                            headers={"Authorization": f"Bearer {seeded['token']}"},
                            excluded_checks=excluded)
+
+
+# --- the fixes schemathesis found, pinned as plain tests (fast, no live server) ----------------
+
+
+def test_unknown_api_path_answers_json_404_to_a_post_without_csrf(api, personas):  # type: ignore[no-untyped-def]
+    client = api(personas.owner)
+    client.handler.enforce_csrf_checks = True
+    response = client.post("/api/v1/catalog/reviews/null,null/decision/", {"decision": "approve"},
+                           format="json")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+def test_a_number_is_not_a_workspace_name(api, personas):  # type: ignore[no-untyped-def]
+    response = api(personas.owner).post("/api/v1/workspaces/", {"name": 0}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert "name" in response.json()["errors"]
+
+
+def test_a_personal_token_needs_a_name_and_the_schema_says_so(api, personas):  # type: ignore[no-untyped-def]
+    response = api(personas.owner).post("/api/v1/tokens/", {}, format="json")
+    assert response.status_code == 400
+    assert "name" in response.json()["errors"]
+    body = SERVED["paths"]["/api/v1/tokens/"]["post"]["requestBody"]
+    ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert "name" in SERVED["components"]["schemas"][ref]["required"]
+
+
+def test_every_admin_operation_declares_the_error_component():  # type: ignore[no-untyped-def]
+    for path, ops in SERVED["paths"].items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method, op in ops.items():
+            for status in ("400", "401", "403", "404"):
+                content = op["responses"][status]["content"]["application/json"]
+                assert content["schema"]["$ref"] == "#/components/schemas/Error", (method, path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .. import naming
@@ -11,6 +12,13 @@ from ..models import CustomApi, Secret, SecretVersion
 
 _WRITE_ONLY = {"write_only": True, "trim_whitespace": False,
                "style": {"input_type": "password"}}
+
+
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": naming.SECRET_NAME_MAX,
+                     "pattern": r"^(?!__)[A-Z_][A-Z0-9_]*$"})
+class SecretNameField(serializers.CharField):
+    """A secret name; the schema states naming.validate_secret_name's rule (upper-case letters,
+    digits and _, not a digit first, not the reserved __ prefix)."""
 
 
 class SecretVersionSerializer(serializers.ModelSerializer):
@@ -24,8 +32,8 @@ class SecretVersionSerializer(serializers.ModelSerializer):
 class SecretSerializer(serializers.ModelSerializer):
     """A secret's metadata. `value` is accepted on write and never returned."""
 
-    name = serializers.CharField(max_length=naming.SECRET_NAME_MAX,
-                                 validators=[naming.validate_secret_name])
+    name = SecretNameField(max_length=naming.SECRET_NAME_MAX,
+                           validators=[naming.validate_secret_name])
     value = serializers.CharField(max_length=naming.SECRET_VALUE_MAX,
                                   validators=[naming.validate_secret_value], **_WRITE_ONLY)
     description = serializers.CharField(max_length=300, required=False, allow_blank=True)

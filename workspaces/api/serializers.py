@@ -15,6 +15,16 @@ from ..models import (
 )
 
 
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers and booleans (DRF's turns 0 into "0"): the schema says
+    string, so a JSON number is an error."""
+
+    def to_internal_value(self, data):  # type: ignore[no-untyped-def]
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class WorkspaceSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id", read_only=True)
     role = serializers.SerializerMethodField()
@@ -35,11 +45,11 @@ class WorkspaceSerializer(serializers.ModelSerializer):
 
 
 class WorkspaceCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = StrictCharField(max_length=100)
 
 
 class WorkspaceUpdateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100, required=False)
+    name = StrictCharField(max_length=100, required=False)
     plan = serializers.ChoiceField(choices=Plan.choices, required=False)
 
 
@@ -66,6 +76,7 @@ class InvitationSerializer(serializers.ModelSerializer):
 
 class AppSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id", read_only=True)
+    name = StrictCharField(max_length=App._meta.get_field("name").max_length)
     workspace = serializers.CharField(source="workspace.public_id", read_only=True)
 
     class Meta:
@@ -101,7 +112,13 @@ class NewTokenSerializer(serializers.Serializer):
 
 
 class NameSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    name = StrictCharField(max_length=100, required=False, allow_blank=True)
+
+
+class PersonalTokenNameSerializer(serializers.Serializer):
+    """A personal access token needs a name (services.create_personal_token)."""
+
+    name = StrictCharField(max_length=100)
 
 
 class CreditEntrySerializer(serializers.ModelSerializer):

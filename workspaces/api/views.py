@@ -204,13 +204,13 @@ class PersonalTokenListView(APIView):
         qs = PersonalAccessToken.objects.filter(user=request.user)
         return Response(s.PersonalTokenSerializer(qs, many=True).data)
 
-    @extend_schema(request=s.NameSerializer, responses={201: s.NewTokenSerializer})
+    @extend_schema(request=s.PersonalTokenNameSerializer, responses={201: s.NewTokenSerializer})
     @method_decorator(sensitive_variables("raw"))  # a new token: not in error reports
     def post(self, request: Request) -> Response:
-        data = s.NameSerializer(data=request.data)
+        data = s.PersonalTokenNameSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         row, raw = services.create_personal_token(actor=request.user,
-                                                  name=data.validated_data.get("name", ""))
+                                                  name=data.validated_data["name"])
         return Response({"id": row.pk, "name": row.name, "token": raw}, status=201)
 
 
