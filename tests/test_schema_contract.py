@@ -39,19 +39,22 @@ KNOWN: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/workspaces/{workspace_id}/apps/"): {_COERCES},
     ("PATCH", "/api/v1/workspaces/{workspace_id}/apps/{app_id}/"): {_COERCES},
     # description: a number accepted as a string
-    ("POST", "/api/v1/workspaces/{workspace_id}/secrets/"): {_COERCES},
+    ("POST", "/api/v1/workspaces/{workspace_id}/secrets/"): {_COERCES, _REFUSES},
     ("PUT", "/api/v1/workspaces/{workspace_id}/secrets/{name}/"): {_COERCES},
-    ("POST", "/api/v1/workspaces/{workspace_id}/apps/{app_id}/secrets/"): {_COERCES},
+    ("POST", "/api/v1/workspaces/{workspace_id}/apps/{app_id}/secrets/"): {_COERCES, _REFUSES},
     ("PUT", "/api/v1/workspaces/{workspace_id}/apps/{app_id}/secrets/{name}/"): {_COERCES},
     # prompt: a number accepted as a string
-    ("POST", "/api/v1/workspaces/{workspace_id}/catalog/integrations/"): {_COERCES},
+    ("POST", "/api/v1/workspaces/{workspace_id}/catalog/integrations/"): {_COERCES, _REFUSES},
     # credential: a number accepted as a string
-    ("POST", "/api/v1/workspaces/{workspace_id}/custom-apis/"): {_COERCES},
+    ("POST", "/api/v1/workspaces/{workspace_id}/custom-apis/"): {_COERCES, _REFUSES},
     # control characters refused in every query parameter (middleware) and in names (check_name):
     # not stated in the schema
     ("GET", "/api/v1/catalog/integrations/"): {_REFUSES},
     ("POST", "/api/v1/tokens/"): {_REFUSES},
     ("POST", "/api/v1/workspaces/"): {_REFUSES},
+    # _REFUSES on the secrets and catalog-integration POSTs above: a duplicate name/slug is
+    # answered 400 "duplicate" (a conflict, 409, would be an accepted answer); on custom-apis:
+    # the credential a given auth_type needs (a conditional rule)
     # "a provider type, or the authorize and token URLs": a conditional rule (no oneOf yet)
     ("POST", "/api/v1/workspaces/{workspace_id}/connectors/"): {_REFUSES},
     # an uploaded spec must be UTF-8 JSON/YAML text: not expressible for a binary upload
