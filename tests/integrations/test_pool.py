@@ -22,6 +22,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 POOL = 2
 CALLS = 16
+PORTAL_APP_NAME = "switchboard-pool-test-portal"
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +43,15 @@ def portal(django_db_setup: Any, django_db_blocker: Any, upstream: Upstream,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
     env = {"DB_POOL_MAX_SIZE": str(POOL), "DB_POOL_MIN_SIZE": "1",
-           "DB_POOL_TIMEOUT_SECONDS": "3"}
+           "DB_POOL_TIMEOUT_SECONDS": "3",
+           "PGAPPNAME": PORTAL_APP_NAME}  # libpq names the portal's connections
     with ps.portal(django_db_blocker, log, upstream, env, workers=1) as url:
         yield url
 
 
 class Watcher:
-    """Samples pg_stat_activity: the most backends on the test database at once, not
-    counting this test process's own connections."""
+    """Samples pg_stat_activity: the most backends of the portal (by application name) on the
+    test database at once."""
 
     def __init__(self) -> None:
         db = connection.settings_dict
@@ -66,8 +68,10 @@ class Watcher:
     def run(self) -> None:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             while not self.stop.is_set():
-                rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
-                                    (self.name,)).fetchall()
+                # only the portal's own backends: not autovacuum, not this test's threads
+                rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s"
+                                    " AND application_name = %s",
+                                    (self.name, PORTAL_APP_NAME)).fetchall()
                 self.peak = max(self.peak, len({r[0] for r in rows} - self.mine))
                 self.stop.wait(0.02)
 
