@@ -39,7 +39,7 @@ from workspaces.models import App, Membership, Role, Workspace
 from workspaces.services import ServiceError, queue_email_text
 from workspaces.validation import check_name
 
-from . import egress, openapi
+from . import egress, openapi, uploads
 from .models import CallLog, IntegrationHeader, SpecImport, WorkspaceIntegration
 
 FEATURE = "workspace_integrations"
@@ -292,11 +292,40 @@ def _clean_url(url: str) -> str:
     return url
 
 
+def import_mode() -> str:
+    """Where import tasks run: ``worker`` (a broker is configured: the ``imports`` queue),
+    ``thread`` (eager tasks under ``make run``: a thread after the response, so the page can
+    show progress), or ``inline`` (eager tasks in tests: a pasted or uploaded spec is read
+    during the request, as a worker would, and a refusal is answered at once).
+    ``INTEGRATIONS_IMPORT_MODE`` overrides it (tests)."""
+    mode = _setting("INTEGRATIONS_IMPORT_MODE", "")
+    if mode:
+        return str(mode)
+    if not _setting("CELERY_TASK_ALWAYS_EAGER", False):
+        return "worker"
+    return "thread" if _setting("INTEGRATIONS_EAGER_IMPORTS_IN_THREAD", False) else "inline"
+
+
+def _run_in_thread(import_id: int) -> None:
+    from django.db import connection
+
+    from .tasks import run_spec_import
+
+    try:
+        run_spec_import.apply(args=(import_id,))
+    finally:
+        connection.close()  # this thread's own connection
+
+
 def _schedule_import(spec_import: SpecImport) -> None:
     from .tasks import run_spec_import  # tasks import services: import late
 
     pk = spec_import.pk
-    transaction.on_commit(lambda: run_spec_import.delay(pk))
+    if import_mode() == "thread":
+        transaction.on_commit(lambda: threading.Thread(
+            target=_run_in_thread, args=(pk,), daemon=True, name=f"spec-import-{pk}").start())
+    else:
+        transaction.on_commit(lambda: run_spec_import.delay(pk))
 
 
 @transaction.atomic
@@ -342,6 +371,91 @@ def import_pasted(workspace: Workspace, *, actor: Any, text: str | bytes) -> Spe
     spec_import.save()
     _schedule_import(spec_import)
     return spec_import
+
+
+def import_stored(workspace: Workspace, *, actor: Any, public_id: str,
+                  kind: str = uploads.SPEC) -> SpecImport:
+    """Import a spec body the web process streamed to the storage (``uploads``) without
+    reading it: the import task reads, parses and validates it, so the web process never
+    holds the parsed tree. Only in ``inline`` mode (eager tasks, tests) is it read here, with
+    ``import_pasted``'s answers (a refusal raises; nothing is stored)."""
+    _check_plan(workspace)
+    name = uploads.name_for(public_id, kind)
+    if import_mode() == "inline":
+        try:
+            text = stored_text(name, kind)
+        finally:
+            uploads.delete(public_id)
+        return import_pasted(workspace, actor=actor, text=text)
+    with transaction.atomic():
+        spec_import = SpecImport.objects.create(
+            public_id=public_id, workspace=workspace, purpose=SpecImport.Purpose.CREATE,
+            source=SpecImport.Source.PASTE, status=SpecImport.Status.PENDING,
+            created_by=_user(actor))
+        _schedule_import(spec_import)
+    return spec_import
+
+
+#: Keys of an admin-API import envelope (``{"url": ...}`` / ``{"spec": ...}``).
+ENVELOPE_KEYS = frozenset({"url", "spec"})
+#: Top-level keys that make a JSON object a (maybe unsupported) API description.
+SPEC_MARKERS = frozenset({"openapi", "swagger", "swaggerVersion", "asyncapi"})
+
+
+def is_import_envelope(parsed: Any) -> bool:
+    return (isinstance(parsed, dict) and bool(ENVELOPE_KEYS & parsed.keys())
+            and not SPEC_MARKERS & parsed.keys())
+
+
+def unwrap_json_body(text: str) -> str:
+    """The spec's text from an admin-API JSON body read by the worker: the envelope's
+    ``spec`` (a string, or the JSON object), or the body itself when it is not an envelope."""
+    try:
+        body = json.loads(text)
+    except (ValueError, RecursionError):
+        return text  # the spec reader says what is wrong, as for a paste
+    if not is_import_envelope(body):
+        return text
+    if "url" in body or "spec" not in body:
+        raise IntegrationError("Send either url or spec.", "invalid")
+    spec = body["spec"]
+    del body
+    return spec if isinstance(spec, str) else json.dumps(spec, ensure_ascii=False)
+
+
+def stored_text(name: str, kind: str = uploads.SPEC) -> str:
+    """The text of a stored body (size-capped, decoded, an API envelope unwrapped)."""
+    limit = openapi.MAX_SPEC_BYTES if kind == uploads.SPEC else MAX_JSON_BODY
+    try:
+        text = decode_spec(uploads.read_bytes(name, limit))
+    except uploads.TooLarge:
+        raise spec_too_large(None) from None
+    except FileNotFoundError:
+        raise IntegrationError("The uploaded spec is gone; send it again.", "upload_missing",
+                               "spec") from None
+    if kind == uploads.JSON_BODY:
+        text = unwrap_json_body(text)
+    return text
+
+
+#: A spec sent inside a JSON envelope (``{"spec": "..."}``) grows when its text is escaped.
+MAX_JSON_BODY = openapi.MAX_SPEC_BYTES * 3 // 2
+
+
+def text_for_editor(spec_import: SpecImport) -> str | None:
+    """The text of a pasted or uploaded spec the worker refused, to put back in the editor
+    (nothing typed is lost); None when there is none (or it is not text)."""
+    if (spec_import.source != SpecImport.Source.PASTE
+            or spec_import.status != SpecImport.Status.FAILED):
+        return None
+    found = uploads.find(spec_import.public_id)
+    if found is None:
+        return None
+    try:
+        data = uploads.read_bytes(found[0], MAX_JSON_BODY)
+        return openapi.decode_text(data[:openapi.MAX_SPEC_BYTES])
+    except (uploads.TooLarge, openapi.SpecError, FileNotFoundError):
+        return None
 
 
 def spec_too_large(size: int | None) -> IntegrationError:
@@ -556,12 +670,78 @@ def _diff_dict(d: openapi.OperationsDiff, base: SpecImport) -> dict[str, Any]:
             "changed": d.changed, "affected": d.affected_selected, "partial": d.partial}
 
 
+#: Fields the import task writes once the spec is parsed (the operation list is shown then,
+#: while validation runs).
+_PARSED_FIELDS = ["status", "stage", "title", "api_version", "spec_version", "operations",
+                  "size_bytes", "default_base_url"]
+
+
+def _save_parsed(spec_import: SpecImport, text: str | None) -> None:
+    """Store what parsing gave (and the stored copy, ``text``) before validation starts."""
+    spec_import.status = SpecImport.Status.RUNNING
+    spec_import.stage = "validating"
+    fields = list(_PARSED_FIELDS)
+    if text is not None:
+        spec_import.raw_text = text
+        fields.append("raw_text")
+    spec_import.save(update_fields=fields)
+    spec_import.raw_text = ""  # the parsed tree is what the rest needs: not the text too
+
+
+def is_parsed(spec_import: SpecImport) -> bool:
+    """The operation list is known (validation or the comparison may still run)."""
+    return spec_import.status == SpecImport.Status.READY or (
+        spec_import.status == SpecImport.Status.RUNNING
+        and spec_import.stage in ("validating", "comparing"))
+
+
+def _read_stored_paste(spec_import: SpecImport) -> openapi.ParsedSpec | None:
+    """Parse a body the web process stored (``import_stored``) and store its text; None when
+    the import has no stored body (a paste read at once: its text is in the database)."""
+    found = uploads.find(spec_import.public_id)
+    if found is None:
+        return None
+    _set_stage(spec_import, "reading")
+    text = stored_text(*found)
+    parsed = openapi.parse_spec(text)
+    _refuse_nul(text)
+    _fill_from_parsed(spec_import, parsed, _text_size(text), None)
+    _save_parsed(spec_import, text)
+    del text
+    uploads.delete(spec_import.public_id)
+    return parsed
+
+
+def _refresh_diff(spec_import: SpecImport, parsed: openapi.ParsedSpec,
+                  integration: WorkspaceIntegration) -> dict[str, Any]:
+    """``openapi.diff_operations`` of the spec in use and the new one, holding one parsed
+    tree at a time: the new spec's operation fingerprints are taken first and its tree
+    dropped (the caller holds no other reference) before the old spec is read."""
+    base = SpecImport.objects.defer("raw_text").get(pk=integration.spec_id)
+    selected = integration.selected_keys
+    if spec_import.purpose == SpecImport.Purpose.CHECK:
+        return _diff_dict(openapi.diff_operations(integration.operations_doc, parsed.doc,
+                                                  selected), base)
+    new_fp = openapi.operation_fingerprints(parsed.doc)
+    parsed.doc = {}
+    old_fp = openapi.operation_fingerprints(load_stored_doc(base))
+    removed = [k for k in old_fp if k not in new_fp]
+    changed = [k for k in old_fp if k in new_fp and old_fp[k] != new_fp[k]]
+    gone = set(removed) | set(changed)
+    return _diff_dict(openapi.OperationsDiff(
+        added=[k for k in new_fp if k not in old_fp], removed=removed, changed=changed,
+        affected_selected=[k for k in dict.fromkeys(selected) if k in gone or k not in new_fp],
+        partial=False), base)
+
+
 def run_import(import_id: int) -> SpecImport | None:
-    """The import task's work: fetch (URL), read, bundle, validate, compare. Safe to run twice:
-    a finished import is left as it is. A failure is recorded on the import only; an
-    integration's own spec is never touched here."""
+    """The import task's work: fetch (URL) or read the stored body (paste/upload), parse,
+    store the operation list (shown at once), then bundle, validate, compare. Safe to run
+    twice: a finished import is left as it is. A failure is recorded on the import only; an
+    integration's own spec is never touched here. Only one copy of the spec is held at a time
+    where it can be helped: the fetched bytes and the text are dropped once parsed."""
     spec_import = (SpecImport.objects.select_related("workspace", "integration")
-                   .filter(pk=import_id).first())
+                   .defer("raw_text").filter(pk=import_id).first())
     if spec_import is None or spec_import.status in (SpecImport.Status.READY,
                                                      SpecImport.Status.FAILED):
         return spec_import
@@ -572,27 +752,30 @@ def run_import(import_id: int) -> SpecImport | None:
             data, final_url = fetch_spec(spec_import.source_url)
             _set_stage(spec_import, "reading")
             parsed, text = parse_fetched(data, final_url)
+            del data
             _refuse_nul(text)
-            if purpose != SpecImport.Purpose.CHECK:
-                spec_import.raw_text = text
             _fill_from_parsed(spec_import, parsed, _text_size(text), final_url)
+            if purpose != SpecImport.Purpose.CHECK:
+                _save_parsed(spec_import, text)
+            del text
         else:
-            _set_stage(spec_import, "reading")
-            parsed = openapi.parse_spec(spec_import.raw_text)
-            _fill_from_parsed(spec_import, parsed, _text_size(spec_import.raw_text), None)
+            stored = _read_stored_paste(spec_import)
+            if stored is None:  # pasted and read at once: the stored copy is in the database
+                _set_stage(spec_import, "reading")
+                text = SpecImport.objects.values_list("raw_text", flat=True).get(pk=import_id)
+                stored = openapi.parse_spec(text)
+                _fill_from_parsed(spec_import, stored, _text_size(text), None)
+                del text
+            parsed = stored
+            del stored
         if purpose != SpecImport.Purpose.CHECK:
             _set_stage(spec_import, "validating")
             spec_import.warnings = _findings(parsed.doc)
         integration = spec_import.integration
         if integration is not None and purpose != SpecImport.Purpose.CREATE:
             _set_stage(spec_import, "comparing")
-            base = SpecImport.objects.get(pk=integration.spec_id)
-            if purpose == SpecImport.Purpose.CHECK:
-                old: dict[str, Any] = integration.operations_doc
-            else:
-                old = load_stored_doc(base)
-            spec_import.diff = _diff_dict(
-                openapi.diff_operations(old, parsed.doc, integration.selected_keys), base)
+            spec_import.diff = _refresh_diff(spec_import, parsed, integration)
+        del parsed
     except openapi.SpecError as exc:
         return _fail(spec_import, exc.code, exc.message)
     except IntegrationError as exc:
@@ -603,12 +786,10 @@ def run_import(import_id: int) -> SpecImport | None:
     spec_import.stage = ""
     spec_import.error_code = spec_import.error_message = ""
     spec_import.finished_at = timezone.now()
-    fields = ["status", "stage", "error_code", "error_message", "finished_at", "title",
-              "api_version", "spec_version", "operations", "size_bytes", "default_base_url",
-              "warnings", "diff"]
-    if spec_import.source == SpecImport.Source.URL and purpose != SpecImport.Purpose.CHECK:
-        fields.append("raw_text")  # a pasted copy was stored when it was pasted
-    spec_import.save(update_fields=fields)
+    spec_import.save(update_fields=["status", "stage", "error_code", "error_message",
+                                    "finished_at", "title", "api_version", "spec_version",
+                                    "operations", "size_bytes", "default_base_url", "warnings",
+                                    "diff"])
     if purpose == SpecImport.Purpose.CHECK and spec_import.integration_id:
         _after_check(spec_import)
     return spec_import
@@ -1204,6 +1385,9 @@ def cleanup_abandoned_imports(days: int = 7) -> int:
     used = WorkspaceIntegration.objects.values("spec_id")
     qs = (SpecImport.objects.filter(created_at__lt=cutoff)
           .exclude(purpose=SpecImport.Purpose.CHECK).exclude(pk__in=used))
+    for public_id in qs.filter(source=SpecImport.Source.PASTE).values_list("public_id",
+                                                                           flat=True):
+        uploads.delete(public_id)  # the body of a refused paste, kept for the editor
     count, _ = qs.delete()
     return count
 

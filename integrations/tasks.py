@@ -1,6 +1,12 @@
-"""Celery tasks of workspace integrations: thin, take ids, safe to run twice."""
+"""Celery tasks of workspace integrations: thin, take ids, safe to run twice.
+
+Spec imports and checks are routed to the ``imports`` queue (``CELERY_TASK_ROUTES``), served
+by a worker whose pool child exits after each task (``--max-tasks-per-child 1``, see README,
+Deploy), so the memory of a big spec is given back with the child."""
 
 from __future__ import annotations
+
+import gc
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -11,12 +17,13 @@ from . import services
 # over the internet fetching many files is what takes time (see INTEGRATIONS_BUNDLE_DEADLINE).
 IMPORT_SOFT_TIME_LIMIT = 270
 IMPORT_TIME_LIMIT = 300
+IMPORTS_QUEUE = "imports"
 
 
 @shared_task(soft_time_limit=IMPORT_SOFT_TIME_LIMIT, time_limit=IMPORT_TIME_LIMIT,
-             acks_late=True)
+             acks_late=True, queue=IMPORTS_QUEUE)
 def run_spec_import(import_id: int) -> str | None:
-    """Fetch (URL imports), read, validate and compare one spec import."""
+    """Read (stored body) or fetch (URL), parse, validate and compare one spec import."""
     try:
         spec_import = services.run_import(import_id)
     except SoftTimeLimitExceeded:
@@ -24,6 +31,8 @@ def run_spec_import(import_id: int) -> str | None:
                              "Reading the spec took too long and was stopped. Try a smaller "
                              "spec, or one bundled into a single file.")
         return "failed"
+    finally:
+        gc.collect()  # a spec's tree has cycles: give its memory back before the next task
     return spec_import.status if spec_import is not None else None
 
 
@@ -39,7 +48,8 @@ def check_integration_specs() -> int:
     return count
 
 
-@shared_task(soft_time_limit=IMPORT_SOFT_TIME_LIMIT, time_limit=IMPORT_TIME_LIMIT)
+@shared_task(soft_time_limit=IMPORT_SOFT_TIME_LIMIT, time_limit=IMPORT_TIME_LIMIT,
+             queue=IMPORTS_QUEUE)
 def check_integration_spec(integration_id: int) -> str | None:
     spec_import = services.start_check(integration_id)
     if spec_import is None:

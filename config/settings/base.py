@@ -183,6 +183,12 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# The default storage holds uploaded spec bodies between the web process (which only streams
+# them there) and the import worker (which parses them): a folder every web and worker process
+# mounts (see README, Deploy). Uploads are streamed to a temporary file from the first byte
+# (FILE_UPLOAD_MAX_MEMORY_SIZE 0 for the spec upload handler), never held in memory.
+MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+MEDIA_URL = "/media/"  # never served: spec uploads are not public
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -200,6 +206,17 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 90
+# Spec imports (fetch, parse, validate, compare) run on their own queue, `imports`, consumed
+# by a worker whose pool child exits after each task (README, Deploy): a big spec's memory
+# goes back to the system with the child. Every other task stays on the default queue.
+from kombu import Queue  # noqa: E402
+
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("imports"))
+CELERY_TASK_ROUTES = {
+    "integrations.tasks.run_spec_import": {"queue": "imports"},
+    "integrations.tasks.check_integration_spec": {"queue": "imports"},
+}
 CELERY_BEAT_SCHEDULE = {
     "monthly-credit-grants": {
         "task": "workspaces.tasks.grant_monthly_credits",

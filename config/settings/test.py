@@ -1,5 +1,7 @@
 """Test settings: fast hashing, in-memory email; DATABASE_URL / CELERY_BROKER_URL from the env."""
 
+import tempfile
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -13,3 +15,5 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Spec uploads of this test process (a real worker started by a test gets the same folder).
+MEDIA_ROOT = env("MEDIA_ROOT", default="") or tempfile.mkdtemp(prefix="switchboard-media-")
