@@ -28,15 +28,24 @@ class SpecSourceForm(forms.Form):
                                                         "class": "code"}))
     spec_file = forms.FileField(label="…or upload a file", required=False)
 
+    def __init__(self, *args: Any, upload_too_large: bool = False, **kwargs: Any) -> None:
+        #: The upload handler dropped a file over the cap while streaming it (or before, by
+        #: the request's Content-Length): it is not in ``files``.
+        self.upload_too_large = upload_too_large
+        super().__init__(*args, **kwargs)
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         source = data.get("source")
+        upload = data.get("spec_file")
+        too_large = self.upload_too_large or (upload is not None
+                                              and upload.size > openapi.MAX_SPEC_BYTES)
         if source == "url" and not (data.get("url") or "").strip():
             self.add_error("url", "Enter the URL of the spec.")
-        if source == "paste" and not data.get("spec_file") and not (data.get("spec") or "").strip():
+        if (source == "paste" and not upload and not too_large
+                and not (data.get("spec") or "").strip()):
             self.add_error("spec", "Paste the spec, or choose a file.")
-        upload = data.get("spec_file")
-        if upload is not None and upload.size > openapi.MAX_SPEC_BYTES:
+        if too_large:
             self.add_error("spec_file", f"The file is too large; the limit is "
                                         f"{openapi.MAX_SPEC_BYTES // 1048576} MiB.")
         return data

@@ -382,11 +382,15 @@ def import_stored(workspace: Workspace, *, actor: Any, public_id: str,
     _check_plan(workspace)
     name = uploads.name_for(public_id, kind)
     if import_mode() == "inline":
+        text: str | None = None
         try:
             text = stored_text(name, kind)
+            return import_pasted(workspace, actor=actor, text=text)
+        except IntegrationError as exc:
+            exc.spec_text = text  # type: ignore[attr-defined] # for the editor (views)
+            raise
         finally:
             uploads.delete(public_id)
-        return import_pasted(workspace, actor=actor, text=text)
     with transaction.atomic():
         spec_import = SpecImport.objects.create(
             public_id=public_id, workspace=workspace, purpose=SpecImport.Purpose.CREATE,

@@ -14,13 +14,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from workspaces import plans
 from workspaces.access import get_workspace_for, get_workspace_object
-from workspaces.models import Membership
+from workspaces.models import Membership, new_public_id
 
-from . import services
+from . import services, uploads
 from .forms import (
     ConfigureForm,
     HeaderRow,
@@ -127,28 +128,49 @@ def integration_detail(request: HttpRequest, workspace_id: str,
 # --- step 1: the spec ---------------------------------------------------------------------------
 
 
-@plan_gated
+@csrf_exempt
 def integration_new(request: HttpRequest, workspace_id: str) -> HttpResponse:
+    """Step 1. An uploaded spec is streamed to a temporary file and on to the storage, capped
+    while streaming (``uploads.SpecUploadHandler``); the handler has to be in place before
+    anything reads the body, so the CSRF check runs after it (``csrf_protect`` below), as
+    Django's documentation on upload handlers says."""
+    handler = uploads.install_handler(request) if request.method == "POST" else None
+    return _integration_new(request, workspace_id, handler)
+
+
+@plan_gated
+@csrf_protect
+def _integration_new(request: HttpRequest, workspace_id: str,
+                     handler: uploads.SpecUploadHandler | None) -> HttpResponse:
     m = _membership(request, workspace_id, MANAGE)
     initial = {"source": request.GET.get("source", "url"), "url": request.GET.get("url", "")}
-    form = SpecSourceForm(request.POST or None, request.FILES or None, initial=initial)
+    restored = _restore_text(request, m) if request.method != "POST" else None
+    if restored is not None:
+        initial.update(source="paste", spec=restored)
+    form = SpecSourceForm(request.POST or None, request.FILES or None, initial=initial,
+                          upload_too_large=bool(handler and handler.too_large))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        text: str | bytes = ""
+        upload = data.get("spec_file")
         try:
             if data["source"] == "url":
                 spec_import = services.start_url_import(m.workspace, actor=request.user,
                                                         url=data["url"])
             else:
-                upload = data.get("spec_file")
-                text = upload.read() if upload else data["spec"]
-                spec_import = services.import_pasted(m.workspace, actor=request.user, text=text)
+                # Only stored here: the import task reads and parses it (services.import_mode).
+                public_id = new_public_id()
+                if upload:
+                    uploads.save(public_id, upload)  # a temporary file: moved, not copied
+                else:
+                    uploads.save_text(public_id, data["spec"])
+                spec_import = services.import_stored(m.workspace, actor=request.user,
+                                                     public_id=public_id)
         except services.IntegrationError as exc:
             field = {"url": "url", "spec": "spec"}.get(exc.field or "", None)
-            upload = data.get("spec_file")
             if field == "spec" and upload and not data.get("spec"):
                 field = "spec_file"
-                if upload.name == PASTE_AS_FILE and isinstance(text, bytes):
+                text = getattr(exc, "spec_text", None)
+                if upload.name == PASTE_AS_FILE and text is not None:
                     # A big paste the page sent as a file: give the text back to the editor
                     # so that nothing typed is lost.
                     form = _refilled(request, form, text)
@@ -157,14 +179,23 @@ def integration_new(request: HttpRequest, workspace_id: str) -> HttpResponse:
         else:
             return redirect("integration-import", workspace_id=workspace_id,
                             import_id=spec_import.public_id)
-    return render(request, "integrations/new.html", _ctx(m, form=form, step=1))
+    return render(request, "integrations/new.html", _ctx(m, form=form, step=1,
+                                                         restored=restored is not None))
 
 
-def _refilled(request: HttpRequest, form: SpecSourceForm, data: bytes) -> SpecSourceForm:
-    try:
-        text = services.decode_spec(data)
-    except services.IntegrationError:
-        return form
+def _restore_text(request: HttpRequest, m: Membership) -> str | None:
+    """``?restore=<import>``: the text of a paste the worker refused, back in the editor."""
+    import_id = request.GET.get("restore", "")
+    if not import_id:
+        return None
+    spec_import = (SpecImport.objects.defer("raw_text")
+                   .filter(workspace=m.workspace, public_id=import_id).first())
+    if spec_import is None:
+        return None
+    return services.text_for_editor(spec_import)
+
+
+def _refilled(request: HttpRequest, form: SpecSourceForm, text: str) -> SpecSourceForm:
     post = request.POST.copy()
     post["source"], post["spec"] = "paste", text
     refilled = SpecSourceForm(post)
@@ -172,8 +203,17 @@ def _refilled(request: HttpRequest, form: SpecSourceForm, data: bytes) -> SpecSo
     return refilled
 
 
+#: Validator warnings the page shows (the API gives them all).
+SHOWN_WARNINGS = 20
+
+
 def _status_payload(spec_import: SpecImport) -> dict[str, Any]:
+    """What the import page polls (static/js/import_progress.js): the stage while it runs,
+    ``operations_ready`` once the operation list is known (validation may still run), and
+    the validator's warnings once done."""
     done = spec_import.status in (SpecImport.Status.READY, SpecImport.Status.FAILED)
+    parsed = services.is_parsed(spec_import)
+    warnings = list(spec_import.warnings or []) if done else []
     return {
         "id": spec_import.public_id,
         "status": spec_import.status,
@@ -182,7 +222,11 @@ def _status_payload(spec_import: SpecImport) -> dict[str, Any]:
                   or spec_import.get_status_display()),
         "done": done,
         "error": spec_import.error_message if spec_import.status == "failed" else "",
-        "operation_count": len(spec_import.operations or []) if done else None,
+        "operations_ready": parsed,
+        "operation_count": len(spec_import.operations or []) if parsed else None,
+        "warning_count": len(warnings),
+        "warnings": [{"message": w.get("message", ""), "location": w.get("location", "")}
+                     for w in warnings[:SHOWN_WARNINGS]],
     }
 
 
@@ -203,9 +247,10 @@ def _import_page(request: HttpRequest, m: Membership, spec_import: SpecImport,
     diff = spec_import.diff or {}
     selected = set(integration.selected_keys) if integration else set()
     is_current = bool(integration and integration.spec_id == spec_import.pk)
+    status = _status_payload(spec_import)
     context = _ctx(
         m, spec_import=spec_import, integration=integration, step=1,
-        status=_status_payload(spec_import),
+        status=status,
         operation_count=len(spec_import.operations or []),
         status_url=reverse("integration-import-status",
                            args=[workspace_id, spec_import.public_id]),
@@ -214,6 +259,15 @@ def _import_page(request: HttpRequest, m: Membership, spec_import: SpecImport,
         diff_changed_selected=[k for k in diff.get("changed", []) if k in selected],
         is_current=is_current, error=error,
     )
+    if (spec_import.purpose == SpecImport.Purpose.CREATE and status["operations_ready"]
+            and spec_import.status != SpecImport.Status.FAILED):
+        # The operation list as soon as the spec is parsed: the admin selects while the
+        # validation runs (Continue waits for it).
+        operations = services.operations_of(spec_import)
+        checked = request.session.get(NEW_SELECTION.format(spec_import.public_id), [])
+        context.update(selecting=True, rows=operation_rows_html(operations, set(checked)),
+                       checked_count=len(checked),
+                       max_operations=services.max_operations(m.workspace))
     if (integration is not None and not is_current
             and spec_import.purpose == SpecImport.Purpose.REFRESH
             and spec_import.status == SpecImport.Status.READY):
@@ -277,10 +331,33 @@ def _save_selection(request: HttpRequest, m: Membership, spec_import: SpecImport
 @plan_gated
 def new_operations(request: HttpRequest, workspace_id: str, import_id: str) -> HttpResponse:
     spec_import, m = _spec_import(request, workspace_id, import_id)
-    if spec_import.status != SpecImport.Status.READY or spec_import.purpose != "create":
-        return redirect("integration-import", workspace_id=workspace_id, import_id=import_id)
     key = NEW_SELECTION.format(spec_import.public_id)
+    if spec_import.purpose != "create" or spec_import.status != SpecImport.Status.READY:
+        if (request.method == "POST" and spec_import.purpose == "create"
+                and services.is_parsed(spec_import)):
+            # Selected on the import page while validation runs: kept until it is done.
+            try:
+                request.session[key] = _save_selection(request, m, spec_import)
+            except services.IntegrationError as exc:
+                messages.error(request, exc.message)
+            else:
+                if not request.POST.get("recheck"):
+                    messages.info(request, "Validation is still running; your selection is "
+                                           "kept. Continue once it is done.")
+        return redirect("integration-import", workspace_id=workspace_id, import_id=import_id)
     checked = request.session.get(key, [])
+    if request.method == "POST" and request.POST.get("from_import"):
+        if request.POST.get("recheck"):  # without JavaScript: keep the selection, look again
+            try:
+                request.session[key] = _save_selection(request, m, spec_import)
+            except services.IntegrationError as exc:
+                messages.error(request, exc.message)
+            return redirect("integration-import", workspace_id=workspace_id,
+                            import_id=import_id)
+        if not request.POST.getlist("op"):
+            # Continue from the import page with nothing selected yet: choose on step 2.
+            return redirect("integration-new-operations", workspace_id=workspace_id,
+                            import_id=import_id)
     if request.method == "POST":
         try:
             request.session[key] = _save_selection(request, m, spec_import)
