@@ -431,7 +431,14 @@ def stored_text(name: str, kind: str = uploads.SPEC) -> str:
     """The text of a stored body (size-capped, decoded, an API envelope unwrapped)."""
     limit = openapi.MAX_SPEC_BYTES if kind == uploads.SPEC else MAX_JSON_BODY
     try:
-        text = decode_spec(uploads.read_bytes(name, limit))
+        data = uploads.read_bytes(name, limit)
+        if kind == uploads.SPEC:
+            text = _decode_stored(data)
+        else:
+            text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise IntegrationError(f"The body is not UTF-8 (invalid byte at offset {exc.start}).",
+                               "parse_error") from None
     except uploads.TooLarge:
         raise spec_too_large(None) from None
     except FileNotFoundError:
@@ -440,6 +447,18 @@ def stored_text(name: str, kind: str = uploads.SPEC) -> str:
     if kind == uploads.JSON_BODY:
         text = unwrap_json_body(text)
     return text
+
+
+def _decode_stored(data: bytes) -> str:
+    try:
+        return decode_spec(data)
+    except IntegrationError as exc:
+        # A text stored with its lone surrogates (a JSON object's "\ud800", as Python holds
+        # it): read it back as it was, so that the spec reader names the bad character.
+        try:
+            return data.decode("utf-8-sig", "surrogatepass")
+        except UnicodeDecodeError:
+            raise exc from None
 
 
 #: A spec sent inside a JSON envelope (``{"spec": "..."}``) grows when its text is escaped.

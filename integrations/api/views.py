@@ -7,6 +7,7 @@ shared workspaces on the Builder plan or higher (403 ``plan_required`` otherwise
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import IO, Any
 
 from django.core.files.uploadedfile import UploadedFile
@@ -22,9 +23,10 @@ from rest_framework.views import APIView
 
 from workspaces import plans
 from workspaces.access import get_workspace_for
-from workspaces.models import Membership
+from workspaces.api.schema import CONFLICT
+from workspaces.models import Membership, new_public_id
 
-from .. import openapi, services
+from .. import openapi, services, uploads
 from ..models import SpecImport, WorkspaceIntegration
 from . import serializers as s
 
@@ -71,25 +73,50 @@ def _ctx(m: Membership) -> dict[str, Any]:
 
 
 #: A spec sent inside a JSON envelope (``{"spec": "..."}``) grows when its text is escaped.
-MAX_IMPORT_BODY = openapi.MAX_SPEC_BYTES * 3 // 2
+MAX_IMPORT_BODY = services.MAX_JSON_BODY
+#: A JSON body up to this size is read back to find its envelope (``{"url": ...}``); a bigger
+#: one is handed to the worker as it is, which unwraps it (``services.unwrap_json_body``).
+ENVELOPE_PEEK_BYTES = 256 * 1024
+
+
+@dataclass
+class StoredBody:
+    """A request body the parser streamed to the storage (``integrations.uploads``), unread."""
+
+    public_id: str
+    kind: str
+    size: int
 
 
 class _SpecBodyParser(BaseParser):
-    """Reads the request body itself, up to the spec size cap.
+    """Streams the request body to the storage in chunks, capped while streaming (the
+    Content-Length checked first); the web process never holds a big spec in memory and never
+    parses one (the import task does).
 
     DRF's JSONParser goes through ``request.body``, which Django caps at
-    DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB): every real spec over that size (Stripe, OpenAI,
-    GitHub) would be refused with a bare "Bad request". Only the import endpoint reads more."""
+    DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) and holds in memory: every real spec over that size
+    (Stripe, OpenAI, GitHub) would be refused with a bare "Bad request"."""
 
+    #: The cap of any body; ``max_bytes``: of this kind of body (the smaller one applies).
     limit = MAX_IMPORT_BODY
+    max_bytes = openapi.MAX_SPEC_BYTES
+    kind = uploads.SPEC
 
-    def read(self, stream: IO[bytes] | None,
-             parser_context: dict[str, Any] | None = None) -> bytes:
-        data = stream.read(self.limit + 1) if stream is not None else b""
-        if len(data) > self.limit:
-            # What was read stops at the cap: say the real size when the client sent it.
-            raise services.spec_too_large(_content_length(parser_context))
-        return data
+    def store(self, stream: IO[bytes] | None,
+              parser_context: dict[str, Any] | None = None) -> StoredBody:
+        public_id = new_public_id()
+        try:
+            size = uploads.store_stream(public_id, stream,
+                                        limit=min(self.limit, self.max_bytes),
+                                        content_length=_content_length(parser_context),
+                                        kind=self.kind)
+        except uploads.TooLarge as exc:
+            # The real size when the client sent it, else "over 25 MiB" (never the bytes
+            # read up to the cap).
+            size = exc.size if exc.size is not None and exc.size > openapi.MAX_SPEC_BYTES \
+                else None
+            raise services.spec_too_large(size) from None
+        return StoredBody(public_id, self.kind, size)
 
 
 def _content_length(parser_context: dict[str, Any] | None) -> int | None:
@@ -98,43 +125,35 @@ def _content_length(parser_context: dict[str, Any] | None) -> int | None:
         size = int(request.META.get("CONTENT_LENGTH") or "")  # type: ignore[union-attr]
     except (AttributeError, TypeError, ValueError):
         return None
-    return size if size > openapi.MAX_SPEC_BYTES else None
-
-
-#: Keys of an import envelope (``{"url": ...}`` / ``{"spec": ...}``).
-_ENVELOPE_KEYS = frozenset({"url", "spec"})
-#: Top-level keys that make a JSON object a (maybe unsupported) API description.
-_SPEC_MARKERS = frozenset({"openapi", "swagger", "swaggerVersion", "asyncapi"})
-
-
-def _is_envelope(parsed: Any) -> bool:
-    return (isinstance(parsed, dict) and bool(_ENVELOPE_KEYS & parsed.keys())
-            and not _SPEC_MARKERS & parsed.keys())
+    return size if size >= 0 else None
 
 
 class SpecJSONParser(_SpecBodyParser):
     """``{"url": ...}``, ``{"spec": "<JSON or YAML text>" | {...}}``, or the spec itself."""
 
     media_type = "application/json"
+    max_bytes = MAX_IMPORT_BODY
+    kind = uploads.JSON_BODY
 
     def parse(self, stream: IO[bytes] | None, media_type: str | None = None,
               parser_context: dict[str, Any] | None = None) -> Any:
-        data = self.read(stream, parser_context)
+        stored = self.store(stream, parser_context)
+        if stored.size > ENVELOPE_PEEK_BYTES:
+            return stored  # the worker finds out whether it is an envelope
+        name = uploads.name_for(stored.public_id, stored.kind)
+        data = uploads.read_bytes(name, ENVELOPE_PEEK_BYTES)
+        uploads.delete(stored.public_id)
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise ParseError(f"The body is not UTF-8 (invalid byte at offset {exc.start}).")
         try:
             parsed = json.loads(text)
-        except RecursionError:
-            # Nested too deeply for json.loads: the spec reader answers it (too_deep), with
-            # the message every other path gives.
+        except (RecursionError, ValueError):
+            # Nested too deeply for json.loads, or not JSON (YAML sent as JSON, a broken JSON
+            # spec): read it as the spec itself, so that the answer says what is wrong.
             return {"spec": text}
-        except ValueError:
-            # Not JSON: read it as the spec itself (YAML sent as JSON, or a broken JSON spec),
-            # so that the answer says what is wrong, with line and column.
-            return {"spec": text}
-        if not _is_envelope(parsed):
+        if not services.is_import_envelope(parsed):
             # The body is the spec (or something that is not one: a list, an AsyncAPI or
             # Swagger 1.2 document, a plain object): keep its text as sent, so that the spec
             # reader says what it is, as it does for a paste.
@@ -149,10 +168,7 @@ class SpecTextParser(_SpecBodyParser):
 
     def parse(self, stream: IO[bytes] | None, media_type: str | None = None,
               parser_context: dict[str, Any] | None = None) -> Any:
-        data = self.read(stream, parser_context)
-        if len(data) > openapi.MAX_SPEC_BYTES:
-            raise services.spec_too_large(len(data))
-        return {"spec": services.decode_spec(data)}
+        return self.store(stream, parser_context)
 
 
 class SpecYAMLParser(SpecTextParser):
@@ -163,26 +179,42 @@ class SpecXYAMLParser(SpecTextParser):
     media_type = "application/x-yaml"
 
 
+class SpecMultiPartParser(MultiPartParser):
+    """A file upload (field ``spec``), through ``uploads.SpecUploadHandler`` (installed by the
+    view before the body is read): to a temporary file from the first byte, capped."""
+
+
 def _import_payload(request: Request) -> Any:
-    """The request data, with an uploaded spec file (multipart ``spec``) read as text."""
+    """The request data: a dict (an envelope; an uploaded ``spec`` file stored) or a
+    ``StoredBody``."""
     payload = request.data
+    if isinstance(payload, StoredBody):
+        return payload
+    handler = getattr(request._request, "spec_upload_handler", None)
+    if handler is not None and handler.too_large:
+        size = handler.request_size
+        raise services.spec_too_large(size if size and size > openapi.MAX_SPEC_BYTES else None)
     if not payload and not request.META.get("CONTENT_LENGTH", "").strip("0"):
         # An empty body (DRF does not even call the parser): the paste path's "empty" answer.
         return {"spec": ""}
     upload = payload.get("spec") if hasattr(payload, "get") else None
     if not isinstance(upload, UploadedFile):
         return payload
-    if upload.size is not None and upload.size > openapi.MAX_SPEC_BYTES:
-        raise services.spec_too_large(upload.size)
-    out: dict[str, Any] = {"spec": services.decode_spec(upload.read())}
     if payload.get("url"):
-        out["url"] = payload.get("url")
-    return out
+        return {"spec": "", "url": payload.get("url")}  # refused: "Send either url or spec."
+    public_id = new_public_id()
+    uploads.save(public_id, upload)  # a temporary file: moved into the storage, not copied
+    return StoredBody(public_id, uploads.SPEC, upload.size or 0)
 
 
 class IntegrationImportCreateView(APIView):
     parser_classes = [SpecJSONParser, SpecYAMLParser, SpecXYAMLParser, SpecTextParser,
-                      MultiPartParser]
+                      SpecMultiPartParser]
+
+    def initialize_request(self, request: Any, *args: Any, **kwargs: Any) -> Request:
+        if request.method == "POST":  # before anything reads the body
+            request.spec_upload_handler = uploads.install_handler(request)
+        return super().initialize_request(request, *args, **kwargs)
 
     @extend_schema(tags=TAG, request={
         "application/json": s.IntegrationImportCreateSerializer,
@@ -194,10 +226,19 @@ class IntegrationImportCreateView(APIView):
             "Send `{\"url\": ...}` (fetched by a task), `{\"spec\": ...}` (JSON or YAML text, "
             "or the JSON object), the spec itself as the body (JSON, or YAML with "
             "`Content-Type: application/yaml`), or a file upload (`multipart/form-data`, field "
-            "`spec`). Specs up to 25 MiB."))
+            "`spec`). Specs up to 25 MiB. The body is stored as it is and read by a worker: "
+            "poll the import until `status` is `ready` (the operation list is there as soon "
+            "as the spec is parsed, while `stage` is `validating`) or `failed` (`error` says "
+            "why)."))
     def post(self, request: Request, workspace_id: str) -> Response:
         m = _member(request, workspace_id, MANAGE)
-        data = s.IntegrationImportCreateSerializer(data=_import_payload(request))
+        payload = _import_payload(request)
+        if isinstance(payload, StoredBody):
+            spec_import = services.import_stored(m.workspace, actor=request.user,
+                                                 public_id=payload.public_id,
+                                                 kind=payload.kind)
+            return Response(_import_data(spec_import), status=status.HTTP_202_ACCEPTED)
+        data = s.IntegrationImportCreateSerializer(data=payload)
         data.is_valid(raise_exception=True)
         if "url" in data.validated_data:
             spec_import = services.start_url_import(m.workspace, actor=request.user,
@@ -205,7 +246,11 @@ class IntegrationImportCreateView(APIView):
         else:
             spec = data.validated_data["spec"]
             text = spec if isinstance(spec, str) else json.dumps(spec, ensure_ascii=False)
-            spec_import = services.import_pasted(m.workspace, actor=request.user, text=text)
+            public_id = new_public_id()
+            uploads.save_text(public_id, text)
+            del text, spec
+            spec_import = services.import_stored(m.workspace, actor=request.user,
+                                                 public_id=public_id)
         return Response(_import_data(spec_import), status=status.HTTP_202_ACCEPTED)
 
 
@@ -243,7 +288,7 @@ class IntegrationListView(APIView):
         return Response(s.WorkspaceIntegrationSerializer(qs, many=True, context=_ctx(m)).data)
 
     @extend_schema(tags=TAG, request=s.WorkspaceIntegrationCreateSerializer,
-                   responses={201: s.WorkspaceIntegrationDetailSerializer},
+                   responses={201: s.WorkspaceIntegrationDetailSerializer, 409: CONFLICT},
                    summary="Create an integration from a ready import")
     def post(self, request: Request, workspace_id: str) -> Response:
         m = _member(request, workspace_id, MANAGE)
@@ -271,7 +316,7 @@ class IntegrationDetailView(APIView):
                                                                context=_ctx(m)).data)
 
     @extend_schema(tags=TAG, request=s.WorkspaceIntegrationUpdateSerializer,
-                   responses=s.WorkspaceIntegrationDetailSerializer,
+                   responses={200: s.WorkspaceIntegrationDetailSerializer, 409: CONFLICT},
                    summary="Edit on the stored spec: details, selection, headers")
     def patch(self, request: Request, workspace_id: str, integration_id: str) -> Response:
         m = _member(request, workspace_id, MANAGE)
