@@ -104,9 +104,9 @@ class SpecUploadHandler(TemporaryFileUploadHandler):
         self.file.write(raw_data)
 
 
-def install_handler(request: Any, limit: int = openapi.MAX_SPEC_BYTES) -> SpecUploadHandler:
+def install_handler(request: Any, limit: int | None = None) -> SpecUploadHandler:
     """Use only ``SpecUploadHandler`` for this request (before its body is read)."""
-    handler = SpecUploadHandler(request, limit)
+    handler = SpecUploadHandler(request, openapi.MAX_SPEC_BYTES if limit is None else limit)
     request.upload_handlers = [handler]
     return handler
 
