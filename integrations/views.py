@@ -222,7 +222,9 @@ def _status_payload(spec_import: SpecImport) -> dict[str, Any]:
                   or spec_import.get_status_display()),
         "done": done,
         "error": spec_import.error_message if spec_import.status == "failed" else "",
-        "operations_ready": parsed,
+        # the operation list to select from is there (a spec without operations waits for
+        # the end: there is nothing to select)
+        "operations_ready": parsed and bool(spec_import.operations),
         "operation_count": len(spec_import.operations or []) if parsed else None,
         "warning_count": len(warnings),
         "warnings": [{"message": w.get("message", ""), "location": w.get("location", "")}
