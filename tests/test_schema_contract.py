@@ -25,38 +25,25 @@ from workspaces import services
 pytestmark = [pytest.mark.postgres]
 
 # (METHOD, path template) -> names of checks skipped for that operation only, with why.
-# Still open (issue 13 section 1), each narrowly: the operation and the one check skipped there.
-# ST201 "negative_data_rejection": DRF coerces types the schema refuses: CharField takes a JSON
-#   number (0 -> "0"), BooleanField takes 0/1. Names are strict already (StrictCharField); these
-#   fields are not yet.
-_COERCES = "negative_data_rejection"
-# ST202 "positive_data_acceptance": a rule the schema cannot state, or does not yet:
+# ST202 "positive_data_acceptance": a schema-valid request refused by a rule the schema
+# can't state.
 _REFUSES = "positive_data_acceptance"
 KNOWN: dict[tuple[str, str], set[str]] = {
-    # doc_links items: a number is coerced to a string, then refused as a link in the result
-    ("POST", "/api/v1/catalog/checks/"): {_COERCES},
-    # allow_anonymous_integration_calls: 0/1 accepted as booleans
-    ("POST", "/api/v1/workspaces/{workspace_id}/apps/"): {_COERCES},
-    ("PATCH", "/api/v1/workspaces/{workspace_id}/apps/{app_id}/"): {_COERCES},
-    # description: a number accepted as a string
-    ("POST", "/api/v1/workspaces/{workspace_id}/secrets/"): {_COERCES, _REFUSES},
-    ("PUT", "/api/v1/workspaces/{workspace_id}/secrets/{name}/"): {_COERCES},
-    ("POST", "/api/v1/workspaces/{workspace_id}/apps/{app_id}/secrets/"): {_COERCES, _REFUSES},
-    ("PUT", "/api/v1/workspaces/{workspace_id}/apps/{app_id}/secrets/{name}/"): {_COERCES},
-    # prompt: a number accepted as a string
-    ("POST", "/api/v1/workspaces/{workspace_id}/catalog/integrations/"): {_COERCES, _REFUSES},
-    # credential: a number accepted as a string
-    ("POST", "/api/v1/workspaces/{workspace_id}/custom-apis/"): {_COERCES, _REFUSES},
-    # control characters refused in every query parameter (middleware) and in names (check_name):
-    # not stated in the schema
-    ("GET", "/api/v1/catalog/integrations/"): {_REFUSES},
-    ("POST", "/api/v1/tokens/"): {_REFUSES},
-    ("POST", "/api/v1/workspaces/"): {_REFUSES},
-    # _REFUSES on the secrets and catalog-integration POSTs above: a duplicate name/slug is
-    # answered 400 "duplicate" (a conflict, 409, would be an accepted answer); on custom-apis:
-    # the credential a given auth_type needs (a conditional rule)
-    # "a provider type, or the authorize and token URLs": a conditional rule (no oneOf yet)
+    # authorize_url / token_url / revocation_url must pass the egress policy (integrations.egress
+    # .check_url_shape: no private, loopback or metadata addresses, no local names; the deny
+    # table is the deployment's EGRESS settings): not a pattern. The rest of the request, incl.
+    # "a provider type with fixed URLs, or the authorize and token URLs", is in the schema.
     ("POST", "/api/v1/workspaces/{workspace_id}/connectors/"): {_REFUSES},
+    # domain must be a host name as secrets_vault.naming.normalize_domain reads it (trimmed,
+    # lower-cased, a final dot dropped, 2+ labels of 1-63 characters, not an IP address, at most
+    # 253 characters in all) and docs_url an address Django's URLValidator takes: grammars the
+    # schema only approximates (format hostname / uri are looser). The credential by auth_type
+    # (a oneOf) and the name rule are in the schema.
+    ("POST", "/api/v1/workspaces/{workspace_id}/custom-apis/"): {_REFUSES},
+    # doc_links items must be http(s) links Django's URLValidator takes
+    # (catalog.prompt_checks.url_problem): the same kind of grammar. The required secrets'
+    # name rule and the name rule are in the schema.
+    ("POST", "/api/v1/workspaces/{workspace_id}/catalog/integrations/"): {_REFUSES},
     # an uploaded spec must be UTF-8 JSON/YAML text: not expressible for a binary upload
     ("POST", "/api/v1/workspaces/{workspace_id}/integrations/imports/"): {_REFUSES},
 }

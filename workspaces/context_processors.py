@@ -34,4 +34,9 @@ def workspace_nav(request: HttpRequest) -> dict[str, Any]:
     if (current and request.session.get(LAST_WORKSPACE_KEY) != current
             and any(m.workspace.public_id == current for m in memberships)):
         request.session[LAST_WORKSPACE_KEY] = current  # written only when it changes
-    return {"my_memberships": memberships, "nav_sections": NAV}
+    # Account-level pages (tokens, notifications, review queue, error pages) keep the sidebar
+    # and switcher of the workspace the user was last in (base.html: workspace or this one).
+    last = current or request.session.get(LAST_WORKSPACE_KEY)
+    nav = next((m.workspace for m in memberships if m.workspace.public_id == last),
+               memberships[0].workspace if memberships else None)
+    return {"my_memberships": memberships, "nav_sections": NAV, "nav_workspace": nav}

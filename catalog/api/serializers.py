@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from secrets_vault.naming import SECRET_VALUE_MAX
+from workspaces.api.strict import NameField, StatedRule, StrictModelSerializer, StrictSerializer
 
 from ..models import (
     CatalogIntegration,
@@ -17,19 +18,25 @@ from ..models import (
 from ..prompt_checks import how_to_get_problem, secret_name_problem, url_problem
 from ..services import DECISIONS
 
+#: prompt_checks.secret_name_problem's rule as a pattern (\Z: Python's $ would let a final line
+#: break through; drf-spectacular writes it as the schema's $).
+DECLARED_SECRET_NAME = r"^(?!CUSTOM_API_)[A-Z][A-Z0-9_]*\Z"
 
-class SecretDeclarationSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+
+def _declared_secret_name(name: str) -> None:
+    problem = secret_name_problem(name)
+    if problem:
+        raise serializers.ValidationError(problem)
+
+
+class SecretDeclarationSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=100, trim_whitespace=False, validators=[
+        StatedRule(DECLARED_SECRET_NAME, _declared_secret_name,
+                   message=secret_name_problem(""))])
     description = serializers.CharField(max_length=300, required=False, allow_blank=True,
                                         default="")
     how_to_get = serializers.CharField(max_length=500, required=False, allow_blank=True,
                                        default="")
-
-    def validate_name(self, name: str) -> str:
-        problem = secret_name_problem(name)
-        if problem:
-            raise serializers.ValidationError(problem)
-        return name
 
     def validate_how_to_get(self, how: str) -> str:
         problem = how_to_get_problem(how)
@@ -38,8 +45,8 @@ class SecretDeclarationSerializer(serializers.Serializer):
         return how
 
 
-class ContentSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+class ContentSerializer(StrictSerializer):
+    name = NameField(max_length=100, what="An integration name")
     slug = serializers.SlugField(max_length=60)
     short_description = serializers.CharField(max_length=200)
     category = serializers.ChoiceField(choices=Category.choices)
@@ -69,7 +76,7 @@ class IntegrationWriteSerializer(ContentSerializer):
                                          default=Visibility.PRIVATE)
 
 
-class IntegrationSerializer(serializers.ModelSerializer):
+class IntegrationSerializer(StrictModelSerializer):
     """A workspace's own integration: the working copy with its review state."""
 
     id = serializers.CharField(source="public_id", read_only=True)
@@ -90,7 +97,7 @@ class IntegrationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PublicIntegrationSerializer(serializers.Serializer):
+class PublicIntegrationSerializer(StrictSerializer):
     """A public catalog entry: the live revision's content."""
 
     id = serializers.CharField(source="integration.public_id")
@@ -105,21 +112,21 @@ class PublicIntegrationSerializer(serializers.Serializer):
     prompt = serializers.CharField()
 
 
-class FindingSerializer(serializers.Serializer):
+class FindingSerializer(StrictSerializer):
     level = serializers.CharField()
     code = serializers.CharField()
     message = serializers.CharField()
     field = serializers.CharField()
 
 
-class CheckResultSerializer(serializers.Serializer):
+class CheckResultSerializer(StrictSerializer):
     ok = serializers.BooleanField()
     errors = FindingSerializer(many=True)
     warnings = FindingSerializer(many=True)
     env_block = SecretDeclarationSerializer(many=True, allow_null=True)
 
 
-class CheckRequestSerializer(serializers.Serializer):
+class CheckRequestSerializer(StrictSerializer):
     prompt = serializers.CharField(trim_whitespace=False, allow_blank=True)
     required_secrets = serializers.ListField(child=serializers.DictField(), required=False,
                                              default=list)
@@ -128,7 +135,7 @@ class CheckRequestSerializer(serializers.Serializer):
                                       default=list)
 
 
-class RevisionSerializer(serializers.ModelSerializer):
+class RevisionSerializer(StrictModelSerializer):
     integration = serializers.CharField(source="integration.public_id", read_only=True)
     workspace_name = serializers.CharField(source="integration.workspace.name", read_only=True)
     submitted_by = serializers.EmailField(source="submitted_by.email", read_only=True,
@@ -146,12 +153,12 @@ class RevisionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DecisionSerializer(serializers.Serializer):
+class DecisionSerializer(StrictSerializer):
     decision = serializers.ChoiceField(choices=list(DECISIONS))
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class InstallRequestSerializer(serializers.Serializer):
+class InstallRequestSerializer(StrictSerializer):
     integration = serializers.CharField(max_length=24)
     secrets = serializers.DictField(child=serializers.CharField(allow_blank=True,
                                                                 max_length=SECRET_VALUE_MAX,
@@ -163,14 +170,14 @@ class InstallRequestSerializer(serializers.Serializer):
                                   help_text="Names whose current app value is kept.")
 
 
-class SecretStatusSerializer(serializers.Serializer):
+class SecretStatusSerializer(StrictSerializer):
     name = serializers.CharField()
     description = serializers.CharField()
     how_to_get = serializers.CharField()
     is_set = serializers.BooleanField()
 
 
-class InstallationSerializer(serializers.Serializer):
+class InstallationSerializer(StrictSerializer):
     id = serializers.CharField(source="installation.public_id")
     integration = serializers.CharField(source="integration.public_id")
     name = serializers.CharField(source="content.name")
@@ -180,7 +187,7 @@ class InstallationSerializer(serializers.Serializer):
     missing = serializers.ListField(child=serializers.CharField(), required=False)
 
 
-class InstalledIntegrationSerializer(serializers.Serializer):
+class InstalledIntegrationSerializer(StrictSerializer):
     """What an app's backend reads through the service-role API: prompts and variable names,
     never values."""
 
@@ -196,7 +203,7 @@ class InstalledIntegrationSerializer(serializers.Serializer):
     installed_at = serializers.DateTimeField(source="installation.installed_at")
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(StrictModelSerializer):
     integration = serializers.CharField(source="integration.public_id", read_only=True)
 
     class Meta:

@@ -16,8 +16,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from workspaces.access import can_manage_app, get_workspace_for, get_workspace_object, require_role
-from workspaces.api.schema import PAGE_PARAMETER, paginated
+from workspaces.api.schema import CONFLICT, PAGE_PARAMETER, paginated
 from workspaces.api.sdk import SDKViewMixin, resolve_app
+from workspaces.api.strict import StrictSerializer
 from workspaces.models import App
 
 from .. import prompt_checks, services
@@ -44,7 +45,8 @@ class CatalogIntegrationListView(APIView):
             "workspace", "live_revision", "pending_revision")
         return Response(s.IntegrationSerializer(qs, many=True).data)
 
-    @extend_schema(request=s.IntegrationWriteSerializer, responses={201: s.IntegrationSerializer})
+    @extend_schema(request=s.IntegrationWriteSerializer,
+                   responses={201: s.IntegrationSerializer, 409: CONFLICT})
     def post(self, request: Request, workspace_id: str) -> Response:
         m = get_workspace_for(request.user, workspace_id)
         data = s.IntegrationWriteSerializer(data=request.data)
@@ -60,7 +62,8 @@ class CatalogIntegrationDetailView(APIView):
         return Response(s.IntegrationSerializer(_own(request, workspace_id,
                                                      integration_id)).data)
 
-    @extend_schema(request=s.IntegrationWriteSerializer, responses=s.IntegrationSerializer)
+    @extend_schema(request=s.IntegrationWriteSerializer,
+                   responses={200: s.IntegrationSerializer, 409: CONFLICT})
     def patch(self, request: Request, workspace_id: str, integration_id: str) -> Response:
         integration = _own(request, workspace_id, integration_id, edit=True)
         data = s.IntegrationWriteSerializer(data=request.data, partial=True)
@@ -76,7 +79,7 @@ class CatalogIntegrationDetailView(APIView):
 
 
 class CatalogSubmitView(APIView):
-    @extend_schema(request=None, responses={201: s.RevisionSerializer},
+    @extend_schema(request=None, responses={201: s.RevisionSerializer, 409: CONFLICT},
                    description="Submit the working copy for review (public integrations only; "
                                "prompt check errors block it).")
     def post(self, request: Request, workspace_id: str, integration_id: str) -> Response:
@@ -152,7 +155,8 @@ class ReviewQueueView(APIView):
 
 
 class ReviewDecisionView(APIView):
-    @extend_schema(request=s.DecisionSerializer, responses=s.RevisionSerializer,
+    @extend_schema(request=s.DecisionSerializer,
+                   responses={200: s.RevisionSerializer, 409: CONFLICT},
                    description="Reviewers: approve, reject or request changes (a comment is "
                                "required for the last two). Nobody decides on their own "
                                "submission.")
@@ -223,7 +227,7 @@ class NotificationListView(APIView):
         return paginator.get_paginated_response(s.NotificationSerializer(page, many=True).data)
 
 
-class NotificationReadSerializer(rf.Serializer):
+class NotificationReadSerializer(StrictSerializer):
     ids = rf.ListField(child=rf.IntegerField(), required=False,
                        help_text="Mark these read; all when omitted.")
 

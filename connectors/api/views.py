@@ -11,6 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from workspaces.access import get_workspace_for, get_workspace_object
+from workspaces.api.errors import service_error_status
+from workspaces.api.schema import CONFLICT
 from workspaces.models import App
 
 from .. import services
@@ -24,7 +26,7 @@ def _error(exc: services.ConnectorError) -> Response:
     body = {"detail": exc.message, "code": exc.code}
     if exc.field:
         body["errors"] = {exc.field: [exc.message]}
-    return Response(body, status=exc.status)
+    return Response(body, status=service_error_status(exc))
 
 
 @_sensitive
@@ -36,13 +38,13 @@ class ConnectorListView(APIView):
         rows = WorkspaceConnector.objects.filter(workspace=m.workspace)
         return Response(s.WorkspaceConnectorSerializer(rows, many=True).data)
 
-    @extend_schema(request=s.WorkspaceConnectorSerializer,
-                   responses={201: s.WorkspaceConnectorSerializer},
+    @extend_schema(request=s.WorkspaceConnectorCreateSerializer,
+                   responses={201: s.WorkspaceConnectorSerializer, 409: CONFLICT},
                    description="Register a connector (admin). The client secret is stored "
                                "encrypted and never returned.")
     def post(self, request: Request, workspace_id: str) -> Response:
         m = get_workspace_for(request.user, workspace_id, "manage_connectors")
-        data = s.WorkspaceConnectorSerializer(data=request.data)
+        data = s.WorkspaceConnectorCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         try:
@@ -72,7 +74,7 @@ class ConnectorDetailView(APIView):
             self._get(request, workspace_id, connector_id)).data)
 
     @extend_schema(request=s.WorkspaceConnectorSerializer,
-                   responses=s.WorkspaceConnectorSerializer,
+                   responses={200: s.WorkspaceConnectorSerializer, 409: CONFLICT},
                    description="Edit (admin). A non-empty `client_secret` replaces the "
                                "stored one in the same save; it is required when an authorize, "
                                "token or revocation URL (or the provider type) moves to another "

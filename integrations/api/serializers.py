@@ -8,22 +8,24 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from workspaces.api.strict import NameField, StrictSerializer
+
 from .. import services
 from ..models import SpecImport, WorkspaceIntegration
 
 
-class IntegrationFindingSerializer(serializers.Serializer):
+class IntegrationFindingSerializer(StrictSerializer):
     message = serializers.CharField()
     location = serializers.CharField(help_text="JSON pointer into the spec ('' = whole spec).")
     code = serializers.CharField()
 
 
-class IntegrationImportErrorSerializer(serializers.Serializer):
+class IntegrationImportErrorSerializer(StrictSerializer):
     code = serializers.CharField()
     message = serializers.CharField()
 
 
-class IntegrationDiffSerializer(serializers.Serializer):
+class IntegrationDiffSerializer(StrictSerializer):
     base_spec = serializers.CharField(help_text="Id of the spec import it was compared with.")
     added = serializers.ListField(child=serializers.CharField())
     removed = serializers.ListField(child=serializers.CharField())
@@ -33,7 +35,7 @@ class IntegrationDiffSerializer(serializers.Serializer):
     partial = serializers.BooleanField()
 
 
-class IntegrationImportSerializer(serializers.Serializer):
+class IntegrationImportSerializer(StrictSerializer):
     id = serializers.CharField(source="public_id")
     purpose = serializers.ChoiceField(choices=SpecImport.Purpose.choices)
     source = serializers.ChoiceField(choices=SpecImport.Source.choices)
@@ -73,7 +75,7 @@ class IntegrationImportSerializer(serializers.Serializer):
         return ids.get(obj.integration_id) if obj.integration_id else None
 
 
-class IntegrationImportCreateSerializer(serializers.Serializer):
+class IntegrationImportCreateSerializer(StrictSerializer):
     url = serializers.CharField(required=False, max_length=2000,
                                 help_text="Fetch the spec from this public URL (a task).")
     spec = serializers.JSONField(required=False, help_text=(
@@ -85,11 +87,11 @@ class IntegrationImportCreateSerializer(serializers.Serializer):
         return attrs
 
 
-class IntegrationImportUploadSerializer(serializers.Serializer):
+class IntegrationImportUploadSerializer(StrictSerializer):
     spec = serializers.FileField(help_text="The spec file (JSON or YAML), up to 25 MiB.")
 
 
-class IntegrationOperationSerializer(serializers.Serializer):
+class IntegrationOperationSerializer(StrictSerializer):
     key = serializers.CharField(help_text="method:path, what apps call.")
     method = serializers.CharField()
     path = serializers.CharField()
@@ -104,7 +106,7 @@ class IntegrationSelectedOperationSerializer(IntegrationOperationSerializer):
     params = serializers.JSONField(help_text="{pathParams, queryParams, payload} skeleton.")
 
 
-class IntegrationHeaderInputSerializer(serializers.Serializer):
+class IntegrationHeaderInputSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
     value = serializers.CharField(required=False, write_only=True, allow_blank=True,
                                   trim_whitespace=False, max_length=services.MAX_HEADER_VALUE,
@@ -116,7 +118,7 @@ class IntegrationHeaderInputSerializer(serializers.Serializer):
         "sensitive whatever this says; to make a sensitive header plain, send a new value."))
 
 
-class IntegrationHeaderSerializer(serializers.Serializer):
+class IntegrationHeaderSerializer(StrictSerializer):
     name = serializers.CharField()
     sensitive = serializers.BooleanField()
     value = serializers.CharField(allow_null=True, help_text=(
@@ -130,18 +132,18 @@ def header_data(integration: WorkspaceIntegration, *, can_manage: bool) -> list[
             for h in integration.headers.all()]
 
 
-class IntegrationHeadersSerializer(serializers.Serializer):
+class IntegrationHeadersSerializer(StrictSerializer):
     headers = IntegrationHeaderInputSerializer(many=True)
 
 
-class IntegrationCallerSerializer(serializers.Serializer):
+class IntegrationCallerSerializer(StrictSerializer):
     app_id = serializers.CharField()
     name = serializers.CharField()
     calls = serializers.IntegerField()
     last_call_at = serializers.DateTimeField()
 
 
-class IntegrationSpecSummarySerializer(serializers.Serializer):
+class IntegrationSpecSummarySerializer(StrictSerializer):
     id = serializers.CharField(source="public_id")
     source = serializers.CharField()
     source_url = serializers.CharField()
@@ -151,7 +153,7 @@ class IntegrationSpecSummarySerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class WorkspaceIntegrationSerializer(serializers.Serializer):
+class WorkspaceIntegrationSerializer(StrictSerializer):
     id = serializers.CharField(source="public_id")
     slug = serializers.CharField()
     name = serializers.CharField()
@@ -189,10 +191,10 @@ class WorkspaceIntegrationDetailSerializer(WorkspaceIntegrationSerializer):
                  "last_call_at": c["last_call_at"]} for c in services.recent_callers(obj)]
 
 
-class WorkspaceIntegrationCreateSerializer(serializers.Serializer):
+class WorkspaceIntegrationCreateSerializer(StrictSerializer):
     import_id = serializers.CharField(help_text="A ready import (POST .../integrations/imports/).")
     slug = serializers.CharField(max_length=services.SLUG_MAX)
-    name = serializers.CharField(max_length=services.MAX_NAME)
+    name = NameField(max_length=services.MAX_NAME, what="An integration name")
     description = serializers.CharField(required=False, allow_blank=True,
                                         max_length=services.MAX_DESCRIPTION)
     base_url = serializers.CharField(required=False, max_length=2000,
@@ -202,9 +204,9 @@ class WorkspaceIntegrationCreateSerializer(serializers.Serializer):
     headers = IntegrationHeaderInputSerializer(many=True, required=False)
 
 
-class WorkspaceIntegrationUpdateSerializer(serializers.Serializer):
+class WorkspaceIntegrationUpdateSerializer(StrictSerializer):
     slug = serializers.CharField(required=False, max_length=services.SLUG_MAX)
-    name = serializers.CharField(required=False, max_length=services.MAX_NAME)
+    name = NameField(required=False, max_length=services.MAX_NAME, what="An integration name")
     description = serializers.CharField(required=False, allow_blank=True,
                                         max_length=services.MAX_DESCRIPTION)
     base_url = serializers.CharField(required=False, max_length=2000)
@@ -214,7 +216,7 @@ class WorkspaceIntegrationUpdateSerializer(serializers.Serializer):
         "The full list of headers (replaces it). Omit a value to keep a stored one."))
 
 
-class IntegrationApplyRefreshSerializer(serializers.Serializer):
+class IntegrationApplyRefreshSerializer(StrictSerializer):
     import_id = serializers.CharField(help_text="The ready refresh import to apply.")
     operations = serializers.ListField(child=serializers.CharField(), required=False,
                                        min_length=1, help_text=(
@@ -222,7 +224,7 @@ class IntegrationApplyRefreshSerializer(serializers.Serializer):
                                            "minus operations no longer in the spec."))
 
 
-class IntegrationApplyRefreshResultSerializer(serializers.Serializer):
+class IntegrationApplyRefreshResultSerializer(StrictSerializer):
     integration = WorkspaceIntegrationSerializer()
     dropped = serializers.ListField(child=serializers.CharField())
 

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
+
+from workspaces.api.strict import (
+    HEADER_FORBIDDEN,
+    NameField,
+    StatedRule,
+    StrictModelSerializer,
+    StrictSerializer,
+    none_of,
+)
 
 from .. import naming
 from ..models import CustomApi, Secret, SecretVersion
@@ -21,7 +32,7 @@ class SecretNameField(serializers.CharField):
     digits and _, not a digit first, not the reserved __ prefix)."""
 
 
-class SecretVersionSerializer(serializers.ModelSerializer):
+class SecretVersionSerializer(StrictModelSerializer):
     set_by = serializers.CharField(source="set_by_label", read_only=True)
 
     class Meta:
@@ -29,7 +40,7 @@ class SecretVersionSerializer(serializers.ModelSerializer):
         fields = ["version", "action", "set_by", "created_at"]
 
 
-class SecretSerializer(serializers.ModelSerializer):
+class SecretSerializer(StrictModelSerializer):
     """A secret's metadata. `value` is accepted on write and never returned."""
 
     name = SecretNameField(max_length=naming.SECRET_NAME_MAX,
@@ -59,18 +70,18 @@ class SecretDetailSerializer(SecretSerializer):
         fields = [*SecretSerializer.Meta.fields, "versions"]
 
 
-class SecretReplaceSerializer(serializers.Serializer):
+class SecretReplaceSerializer(StrictSerializer):
     value = serializers.CharField(max_length=naming.SECRET_VALUE_MAX,
                                   validators=[naming.validate_secret_value], **_WRITE_ONLY)
     description = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
 
-class CustomApiSerializer(serializers.ModelSerializer):
+class CustomApiSerializer(StrictModelSerializer):
     """A Custom API. `credential` (and `username` for basic auth) are write-only; on update
     only name, domain, docs_url and scope/app may change."""
 
     id = serializers.CharField(source="public_id", read_only=True)
-    name = serializers.CharField(max_length=100)
+    name = NameField(max_length=100, what="A Custom API name")
     auth_type = serializers.ChoiceField(choices=CustomApi.AuthType.choices)
     credential = serializers.CharField(required=False, allow_blank=True,
                                        max_length=naming.CREDENTIAL_MAX, **_WRITE_ONLY,
@@ -109,8 +120,86 @@ class CustomApiSerializer(serializers.ModelSerializer):
         return naming.normalize_docs_url(value)
 
 
-class CustomApiUpdateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100, required=False)
+# What a Custom API's credential must be depends on its auth_type: one request schema per auth type
+# (a oneOf with auth_type as discriminator, CUSTOM_API_CREATE), and the view validates with the
+# one the request's auth_type picks. The rules are services._credential_for's, with its messages,
+# stated as patterns (StatedRule).
+_ENTER_KEY = "Enter the credentials (the key or token)."
+_ENTER_USER = "Enter the user name for basic auth."
+
+
+def _key_or_token(value: str) -> None:
+    if not value.strip():
+        raise ValidationError(_ENTER_KEY, code="required")
+    naming.validate_credential(value.strip())
+
+
+def _basic_username(value: str) -> None:
+    naming.validate_basic_username(value.strip())
+
+
+def _password(value: str) -> None:
+    naming.validate_credential(value, "The password")
+
+
+class _KeyOrTokenCustomApiSerializer(CustomApiSerializer):
+    credential = serializers.CharField(
+        max_length=naming.CREDENTIAL_MAX, **_WRITE_ONLY,
+        error_messages={"required": _ENTER_KEY, "blank": _ENTER_KEY},
+        validators=[StatedRule(none_of(HEADER_FORBIDDEN, blank=False), _key_or_token)],
+        help_text="The key or token (surrounding spaces are dropped).")
+
+    class Meta(CustomApiSerializer.Meta):
+        fields = [f for f in CustomApiSerializer.Meta.fields if f != "username"]
+
+
+class CustomApiKeySerializer(_KeyOrTokenCustomApiSerializer):
+    """An API key, sent as X-API-Key."""
+
+    auth_type = serializers.ChoiceField(choices=[CustomApi.AuthType.API_KEY.value])
+
+
+class CustomApiBearerSerializer(_KeyOrTokenCustomApiSerializer):
+    """A bearer token, sent as Authorization: Bearer."""
+
+    auth_type = serializers.ChoiceField(choices=[CustomApi.AuthType.BEARER.value])
+
+
+class CustomApiBasicSerializer(CustomApiSerializer):
+    """Basic auth: a user name (required, no ':') and a password (may be empty)."""
+
+    auth_type = serializers.ChoiceField(choices=[CustomApi.AuthType.BASIC.value])
+    username = serializers.CharField(
+        max_length=200, **_WRITE_ONLY,
+        error_messages={"required": _ENTER_USER, "blank": _ENTER_USER},
+        validators=[StatedRule(none_of(HEADER_FORBIDDEN + ":", blank=False), _basic_username)])
+    credential = serializers.CharField(
+        required=False, allow_blank=True, max_length=naming.CREDENTIAL_MAX, **_WRITE_ONLY,
+        validators=[StatedRule(none_of(HEADER_FORBIDDEN), _password)],
+        help_text="The password, kept exactly as typed; may be empty.")
+
+
+CUSTOM_API_TYPES: dict[str, type[CustomApiSerializer]] = {
+    CustomApi.AuthType.API_KEY.value: CustomApiKeySerializer,
+    CustomApi.AuthType.BEARER.value: CustomApiBearerSerializer,
+    CustomApi.AuthType.BASIC.value: CustomApiBasicSerializer,
+}
+CUSTOM_API_CREATE = PolymorphicProxySerializer(
+    component_name="CustomApiCreate", serializers=CUSTOM_API_TYPES,
+    resource_type_field_name="auth_type")
+
+
+def custom_api_create(data: Any) -> CustomApiSerializer:
+    """The create serializer for the request's auth_type (the plain one, whose auth_type choice
+    refuses it, when it names none)."""
+    auth_type = data.get("auth_type") if isinstance(data, Mapping) else None
+    cls = CUSTOM_API_TYPES.get(auth_type, CustomApiSerializer) if isinstance(auth_type, str) \
+        else CustomApiSerializer
+    return cls(data=data)
+
+
+class CustomApiUpdateSerializer(StrictSerializer):
+    name = NameField(max_length=100, required=False, what="A Custom API name")
     domain = serializers.CharField(required=False, allow_blank=True, max_length=253)
     docs_url = serializers.CharField(required=False, allow_blank=True, max_length=2000)
     scope = serializers.ChoiceField(choices=["organization", "app"], required=False)
@@ -131,7 +220,7 @@ class CustomApiUpdateSerializer(serializers.Serializer):
         return naming.normalize_docs_url(value)
 
 
-class EnvironmentSerializer(serializers.Serializer):
+class EnvironmentSerializer(StrictSerializer):
     app_id = serializers.CharField()
     variables = serializers.DictField(
         child=serializers.CharField(),
@@ -140,7 +229,7 @@ class EnvironmentSerializer(serializers.Serializer):
                   "scope.")
 
 
-class SecretAccessSerializer(serializers.Serializer):
+class SecretAccessSerializer(StrictSerializer):
     """Whether an app's backend receives workspace secrets and organization Custom APIs."""
 
     app = serializers.CharField(help_text="The app's id.")

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from workspaces.access import get_workspace_for, get_workspace_object, require_role
+from workspaces.api.schema import CONFLICT
 from workspaces.api.sdk import SDKViewMixin, resolve_app
 from workspaces.models import App, Membership
 
@@ -59,9 +60,9 @@ class SecretListView(APIView):
         return Response(s.SecretSerializer(services.list_secrets(m.workspace, app),
                                            many=True).data)
 
-    @extend_schema(request=s.SecretSerializer, responses={201: s.SecretSerializer},
-                   description="Create a secret (admin). 400 if the name exists: PUT to the "
-                               "secret replaces its value.")
+    @extend_schema(request=s.SecretSerializer, responses={201: s.SecretSerializer, 409: CONFLICT},
+                   description="Create a secret (admin). 409 `duplicate` if the name exists: "
+                               "PUT to the secret replaces its value.")
     @_hide_locals
     def post(self, request: Request, workspace_id: str, app_id: str | None = None) -> Response:
         m, app = _scope(request, workspace_id, app_id, "manage_secrets")
@@ -131,11 +132,14 @@ class CustomApiListView(APIView):
         return Response(s.CustomApiSerializer(services.list_custom_apis(m.workspace),
                                               many=True).data)
 
-    @extend_schema(request=s.CustomApiSerializer, responses={201: s.CustomApiSerializer})
+    @extend_schema(request=s.CUSTOM_API_CREATE,
+                   responses={201: s.CustomApiSerializer, 409: CONFLICT},
+                   description="Create (admin). The credential depends on auth_type: a key or "
+                               "token (api_key, bearer), or a user name and password (basic).")
     @_hide_locals
     def post(self, request: Request, workspace_id: str) -> Response:
         m = get_workspace_for(request.user, workspace_id, "manage_custom_apis")
-        data = s.CustomApiSerializer(data=request.data)
+        data = s.custom_api_create(request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         api = services.create_custom_api(
@@ -159,7 +163,8 @@ class CustomApiDetailView(APIView):
         api, _ = self._get(request, workspace_id, custom_api_id)
         return Response(s.CustomApiSerializer(api).data)
 
-    @extend_schema(request=s.CustomApiUpdateSerializer, responses=s.CustomApiSerializer,
+    @extend_schema(request=s.CustomApiUpdateSerializer,
+                   responses={200: s.CustomApiSerializer, 409: CONFLICT},
                    description="Change name, domain, docs_url or scope. Credentials can't be "
                                "changed: delete and recreate.")
     @_hide_locals

@@ -28,7 +28,7 @@ TAKEN = "This workspace already has an integration with the slug “weather”."
 # --- 1. two creates with one slug ------------------------------------------------------------
 
 
-def test_a_create_that_loses_the_slug_race_gets_the_400_not_a_500(api, personas, monkeypatch):
+def test_a_create_that_loses_the_slug_race_gets_the_409_not_a_500(api, personas, monkeypatch):
     """The row appears between the check and the insert (what a concurrent create does):
     the check says "free", the insert hits the unique index."""
     CatalogIntegration.objects.create(workspace=personas.workspace, created_by=personas.owner,
@@ -37,7 +37,7 @@ def test_a_create_that_loses_the_slug_race_gets_the_400_not_a_500(api, personas,
     response = api(personas.member).post(
         f"/api/v1/workspaces/{personas.workspace.public_id}/catalog/integrations/",
         {**content(slug="weather"), "visibility": "private"}, format="json")
-    assert response.status_code == 400, response.content
+    assert response.status_code == 409, response.content  # the slug is taken: a conflict
     assert response.json()["detail"] == TAKEN
     assert CatalogIntegration.objects.filter(workspace=personas.workspace,
                                              slug="weather").count() == 1

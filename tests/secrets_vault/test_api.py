@@ -36,7 +36,7 @@ def test_validation_errors_do_not_echo_the_value(api, personas):
     vault.set_secret(personas.workspace, "TAKEN", "x", actor=personas.owner)
     response = client.post(f"{base(personas)}/secrets/", {"name": "TAKEN", "value": canary},
                            format="json")
-    assert response.status_code == 400 and response.json()["code"] == "duplicate"
+    assert response.status_code == 409 and response.json()["code"] == "duplicate"  # a conflict
     assert canary not in response.content.decode()
     response = client.put(f"{base(personas)}/secrets/TAKEN/", {"value": ""}, format="json")
     assert response.status_code == 400
@@ -93,7 +93,7 @@ def test_custom_api_errors(api, personas):
     client.post(url, {"name": "Dup", "auth_type": "bearer", "credential": "c"}, format="json")
     dup = client.post(url, {"name": "DUP", "auth_type": "bearer", "credential": "c"},
                       format="json")
-    assert dup.status_code == 400 and "“Dup”" in dup.json()["detail"]
+    assert dup.status_code == 409 and "“Dup”" in dup.json()["detail"]  # the variable is taken
 
 
 def test_custom_api_patch_cannot_change_credentials(api, personas, vault_data):

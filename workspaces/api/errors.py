@@ -28,10 +28,26 @@ def _flatten(errors: Any, prefix: str = "") -> list[str]:
     return out
 
 
+#: Refusals because the request conflicts with what exists (a name or slug already taken): 409,
+#: so a client can tell "change your input" (400) from "this exists already" (409). Operations
+#: that can answer it declare it (workspaces.api.schema.CONFLICT).
+CONFLICT_CODES = frozenset({"duplicate", "duplicate_slug"})
+
+
+def service_error_status(exc: ServiceError) -> int:
+    """The HTTP status of a service refusal: 409 for a conflict, 403 for "forbidden", else the
+    error's own status (connectors.services.ConnectorError carries one) or 400."""
+    if exc.code in CONFLICT_CODES:
+        return status.HTTP_409_CONFLICT
+    if exc.code == "forbidden":
+        return status.HTTP_403_FORBIDDEN
+    return getattr(exc, "status", None) or status.HTTP_400_BAD_REQUEST
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ServiceError):
         code = exc.code
-        http = status.HTTP_403_FORBIDDEN if code == "forbidden" else status.HTTP_400_BAD_REQUEST
+        http = service_error_status(exc)
         body: dict[str, Any] = {"detail": exc.message, "code": code}
         if exc.field:
             body["errors"] = {exc.field: [exc.message]}

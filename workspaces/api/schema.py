@@ -24,7 +24,7 @@ class SDKScheme(OpenApiAuthenticationExtension):
 
 # --- the error component and paginated lists, shared by every app's admin API ----------------
 
-from drf_spectacular.utils import OpenApiParameter, inline_serializer  # noqa: E402
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer  # noqa: E402
 from rest_framework import serializers  # noqa: E402
 
 
@@ -57,3 +57,10 @@ def paginated(child: type[serializers.Serializer],
         "results": child(many=True),
         **extra,
     })
+
+
+#: For operations that can answer 409 (workspaces.api.errors.CONFLICT_CODES): declare it with
+#: ``@extend_schema(responses={..., 409: CONFLICT})``.
+CONFLICT = OpenApiResponse(ErrorSerializer, description=(
+    "Conflicts with what exists: a name or slug already taken (code duplicate or "
+    "duplicate_slug)."))

@@ -13,19 +13,10 @@ from ..models import (
     Role,
     Workspace,
 )
+from .strict import NameField, StrictModelSerializer, StrictSerializer
 
 
-class StrictCharField(serializers.CharField):
-    """A CharField that refuses numbers and booleans (DRF's turns 0 into "0"): the schema says
-    string, so a JSON number is an error."""
-
-    def to_internal_value(self, data):  # type: ignore[no-untyped-def]
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class WorkspaceSerializer(serializers.ModelSerializer):
+class WorkspaceSerializer(StrictModelSerializer):
     id = serializers.CharField(source="public_id", read_only=True)
     role = serializers.SerializerMethodField()
     balance = serializers.SerializerMethodField()
@@ -44,16 +35,16 @@ class WorkspaceSerializer(serializers.ModelSerializer):
         return account.balance if account else 0
 
 
-class WorkspaceCreateSerializer(serializers.Serializer):
-    name = StrictCharField(max_length=100)
+class WorkspaceCreateSerializer(StrictSerializer):
+    name = NameField(max_length=100, what="A workspace name")
 
 
-class WorkspaceUpdateSerializer(serializers.Serializer):
-    name = StrictCharField(max_length=100, required=False)
+class WorkspaceUpdateSerializer(StrictSerializer):
+    name = NameField(max_length=100, required=False, what="A workspace name")
     plan = serializers.ChoiceField(choices=Plan.choices, required=False)
 
 
-class MemberSerializer(serializers.ModelSerializer):
+class MemberSerializer(StrictModelSerializer):
     user_id = serializers.IntegerField(source="user.pk", read_only=True)
     email = serializers.EmailField(source="user.email", read_only=True)
     name = serializers.CharField(source="user.name", read_only=True)
@@ -63,20 +54,20 @@ class MemberSerializer(serializers.ModelSerializer):
         fields = ["user_id", "email", "name", "role", "created_at"]
 
 
-class RoleSerializer(serializers.Serializer):
+class RoleSerializer(StrictSerializer):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
-class InvitationSerializer(serializers.ModelSerializer):
+class InvitationSerializer(StrictModelSerializer):
     class Meta:
         model = Invitation
         fields = ["id", "email", "role", "created_at", "accepted_at", "revoked_at"]
         read_only_fields = ["id", "created_at", "accepted_at", "revoked_at"]
 
 
-class AppSerializer(serializers.ModelSerializer):
+class AppSerializer(StrictModelSerializer):
     id = serializers.CharField(source="public_id", read_only=True)
-    name = StrictCharField(max_length=App._meta.get_field("name").max_length)
+    name = NameField(max_length=App._meta.get_field("name").max_length, what="An app name")
     workspace = serializers.CharField(source="workspace.public_id", read_only=True)
 
     class Meta:
@@ -85,7 +76,7 @@ class AppSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
 
 
-class ServiceTokenSerializer(serializers.ModelSerializer):
+class ServiceTokenSerializer(StrictModelSerializer):
     token_hint = serializers.CharField(source="masked", read_only=True)
 
     class Meta:
@@ -94,7 +85,7 @@ class ServiceTokenSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at", "last_used_at", "revoked_at"]
 
 
-class PersonalTokenSerializer(serializers.ModelSerializer):
+class PersonalTokenSerializer(StrictModelSerializer):
     token_hint = serializers.CharField(source="masked", read_only=True)
 
     class Meta:
@@ -103,7 +94,7 @@ class PersonalTokenSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at", "last_used_at", "revoked_at"]
 
 
-class NewTokenSerializer(serializers.Serializer):
+class NewTokenSerializer(StrictSerializer):
     """Returned once, at creation: the only time the raw token is ever shown."""
 
     id = serializers.IntegerField()
@@ -111,21 +102,25 @@ class NewTokenSerializer(serializers.Serializer):
     token = serializers.CharField()
 
 
-class NameSerializer(serializers.Serializer):
-    name = StrictCharField(max_length=100, required=False, allow_blank=True)
+class NameSerializer(StrictSerializer):
+    name = NameField(max_length=100, required=False, allow_blank=True, what="A token name")
 
 
-class PersonalTokenNameSerializer(serializers.Serializer):
+class PersonalTokenNameSerializer(StrictSerializer):
     """A personal access token needs a name (services.create_personal_token)."""
 
-    name = StrictCharField(max_length=100)
+    name = NameField(max_length=100, what="A token name")
 
 
-class CreditEntrySerializer(serializers.ModelSerializer):
+class CreditEntrySerializer(StrictModelSerializer):
     class Meta:
         model = CreditEntry
         fields = ["id", "kind", "amount", "balance_after", "reason", "reference_type",
                   "reference_id", "created_at"]
+
+
+# --- the SDK API (/api/apps/..., tests/e2e): its wire contract is ../shared/sdk-protocol.md, not
+# the admin API's schema; it keeps DRF's lenient parsing (an SDK may send a numeric user id).
 
 
 class AppUserTokenRequestSerializer(serializers.Serializer):

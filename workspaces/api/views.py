@@ -26,7 +26,7 @@ from ..models import (
     Workspace,
 )
 from . import serializers as s
-from .schema import PAGE_PARAMETER, paginated
+from .schema import CONFLICT, PAGE_PARAMETER, paginated
 from .sdk import SDKViewMixin, resolve_app
 
 
@@ -111,7 +111,8 @@ class InvitationListView(APIView):
         qs = m.workspace.invitations.filter(accepted_at=None, revoked_at=None)
         return Response(s.InvitationSerializer(qs, many=True).data)
 
-    @extend_schema(request=s.InvitationSerializer, responses={201: s.InvitationSerializer})
+    @extend_schema(request=s.InvitationSerializer,
+                   responses={201: s.InvitationSerializer, 409: CONFLICT})
     def post(self, request: Request, workspace_id: str) -> Response:
         m = get_workspace_for(request.user, workspace_id, "manage_members")
         data = s.InvitationSerializer(data=request.data)
