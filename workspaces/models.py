@@ -325,24 +325,41 @@ class EmailMessage(models.Model):
 
 
 class AuditEntry(models.Model):
-    """Who changed what, when. Never holds a secret value: `changes` lists field names only
-    for sensitive fields ("value": "changed")."""
+    """Who changed what, when (workspaces.audit.record writes these). `changes` is a field-level
+    diff {field: {"from": before, "to": after}}; a secret-bearing field is only "changed" (or
+    "set"/"removed"), never a value."""
+
+    class ActorKind(models.TextChoices):
+        USER = "user", "Dashboard user"
+        PERSONAL_TOKEN = "personal_token", "Personal access token"
+        SERVICE_TOKEN = "service_token", "Service token"
+        APP_USER = "app_user", "App user"
+        STAFF_REVIEWER = "staff_reviewer", "Staff reviewer"
+        SYSTEM = "system", "System"
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="audit")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
                               blank=True, related_name="+")
+    actor_kind = models.CharField(max_length=20, choices=ActorKind.choices,
+                                  default=ActorKind.SYSTEM)
     actor_label = models.CharField(max_length=200, blank=True,
-                                   help_text="For non-user actors, e.g. 'app:<id> service token'.")
+                                   help_text="Who, as shown: an e-mail, \"alice@example.com "
+                                             "via token 'ci'\", \"service token 'deploy'\", "
+                                             "\"system\" (kept when the user is deleted).")
     action = models.CharField(max_length=60)
     target_type = models.CharField(max_length=60)
+    target_id = models.CharField(max_length=64, blank=True,
+                                 help_text="Public id (or primary key) of the target, for links.")
     target_name = models.CharField(max_length=200)
     scope = models.CharField(max_length=100, blank=True)
     changes = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["workspace", "-created_at"])]
+        indexes = [models.Index(fields=["workspace", "-created_at"]),
+                   models.Index(fields=["workspace", "action", "-created_at"],
+                                name="audit_ws_action_created")]
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_type} {self.target_name}"

@@ -181,6 +181,8 @@ def create_workspace(*, actor: User, name: str, kind: str = Workspace.Kind.SHARE
     workspace = Workspace.objects.create(name=name, kind=kind, plan=plan)
     Membership.objects.create(workspace=workspace, user=actor, role=Role.OWNER)
     grant_monthly_credits(workspace)
+    audit.record(workspace, actor, "workspace.create", workspace,
+                 audit.diff(None, {"name": name, "kind": kind, "plan": plan}))
     return workspace
 
 
@@ -216,8 +218,12 @@ def update_workspace(workspace: Workspace, *, actor: User, name: str) -> Workspa
     if not name:
         raise ServiceError("Give the workspace a name.")
     check_name(name, what="A workspace name")
+    before = workspace.name
     workspace.name = name
     workspace.save(update_fields=["name"])
+    if before != name:
+        audit.record(workspace, actor, "workspace.update", workspace,
+                     audit.diff({"name": before}, {"name": name}))
     return workspace
 
 
@@ -256,9 +262,9 @@ def change_plan(workspace: Workspace, *, actor: User, plan: str) -> PlanChange:
             idempotency_key=f"{_upgrade_key_prefix(workspace, month)}{plan}")
         granted = entry.amount
     if previous != plan:
-        audit.record(workspace, actor=actor, action="workspace.plan_changed",
-                     target_type="workspace", target_name=workspace.name,
-                     changes={"plan": [previous, plan], "credits_granted": granted})
+        audit.record(workspace, actor, "workspace.plan_changed", workspace,
+                     {**audit.diff({"plan": previous}, {"plan": plan}),
+                      "credits_granted": granted})
     return PlanChange(workspace=workspace, previous=previous, credits_granted=granted)
 
 
@@ -306,9 +312,19 @@ def invite(workspace: Workspace, *, actor: User, email: str, role: str = Role.ME
     except IntegrityError:
         raise ServiceError(f"An invitation to {email} was sent at the same moment. Check the "
                            "pending invitations.", "duplicate", "email") from None
+    audit.record(workspace, actor, "member.invite", _invitation_target(invitation),
+                 audit.diff(None, {"email": email, "role": role}))
     queue_link_email(email, f"You're invited to {workspace.name} on Switchboard", "invitation",
                      {"invitation": invitation.pk, "base": link_base})
     return invitation
+
+
+def _invitation_target(invitation: Invitation) -> audit.Target:
+    return audit.Target("invitation", str(invitation.pk), invitation.email)
+
+
+def _member_target(membership: Membership) -> audit.Target:
+    return audit.Target("member", str(membership.user_id), membership.user.email)
 
 
 def read_invitation(token: str) -> Invitation:
@@ -364,19 +380,28 @@ def accept_invitation(token_or_invitation: str | Invitation, *, actor: User) -> 
     if invitation.email.lower() != actor.email.lower():
         raise ServiceError(f"This invitation is for {invitation.email}. Sign in with that "
                            "address to accept it.", "wrong_user")
-    membership, _ = Membership.objects.get_or_create(
+    membership, joined = Membership.objects.get_or_create(
         workspace=invitation.workspace, user=actor, defaults={"role": invitation.role}
     )
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = actor
     invitation.save(update_fields=["accepted_at", "accepted_by"])
+    if joined:
+        audit.record(invitation.workspace, actor, "member.join", _member_target(membership),
+                     {**audit.diff(None, {"role": membership.role}),
+                      "invitation": invitation.pk})
     return membership
 
 
 @transaction.atomic
 def revoke_invitation(invitation: Invitation, *, actor: User) -> None:
+    if invitation.revoked_at is not None:
+        return
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at"])
+    audit.record(invitation.workspace, actor, "member.invitation_revoke",
+                 _invitation_target(invitation),
+                 audit.diff({"email": invitation.email, "role": invitation.role}, None))
 
 
 def _lock_owners(workspace: Workspace) -> int:
@@ -397,8 +422,12 @@ def change_role(membership: Membership, *, actor: User, role: str) -> Membership
         if _lock_owners(membership.workspace) <= 1:
             raise ServiceError("A workspace needs at least one owner. Make someone else owner "
                                "first.", "last_owner")
+    before = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
+    if before != role:
+        audit.record(membership.workspace, actor, "member.role_change",
+                     _member_target(membership), audit.diff({"role": before}, {"role": role}))
     return membership
 
 
@@ -417,6 +446,8 @@ def remove_member(membership: Membership, *, actor: User) -> None:
         workspace=membership.workspace, user=membership.user, role=membership.role,
         kind=MembershipEvent.Kind.LEFT if leaving else MembershipEvent.Kind.REMOVED,
         actor=actor, member_since=membership.created_at)
+    audit.record(membership.workspace, actor, "member.leave" if leaving else "member.remove",
+                 _member_target(membership), audit.diff({"role": membership.role}, None))
     membership.delete()
 
 
@@ -456,8 +487,8 @@ def create_app(workspace: Workspace, *, actor: User, name: str,
                            f"{limits(workspace).max_apps} apps. Upgrade to add more.", "plan")
     app = App.objects.create(workspace=workspace, name=name, created_by=actor,
                              allow_anonymous_integration_calls=allow_anonymous_integration_calls)
-    if allow_anonymous_integration_calls:
-        _audit_anonymous_calls(app, actor, False, True)
+    _audit_app(app, actor, "app.create", audit.diff(None, {
+        "name": name, "allow_anonymous_integration_calls": allow_anonymous_integration_calls}))
     return app
 
 
@@ -476,10 +507,8 @@ def _require_anonymous_calls_role(workspace: Workspace, actor: User) -> None:
                            "allow_anonymous_integration_calls")
 
 
-def _audit_anonymous_calls(app: App, actor: User, before: bool, after: bool) -> None:
-    audit.record(app.workspace, actor=actor, action="app.anonymous_calls", target_type="app",
-                 target_name=app.name, scope=f"app:{app.public_id}",
-                 changes={"allow_anonymous_integration_calls": {"from": before, "to": after}})
+def _audit_app(app: App, actor: Any, action: str, changes: dict[str, Any]) -> None:
+    audit.record(app.workspace, actor, action, app, changes, scope=f"app:{app.public_id}")
 
 
 @transaction.atomic
@@ -488,6 +517,7 @@ def update_app(app: App, *, actor: User, name: str | None = None,
     """Rename, or switch anonymous integration calls (on: admins and owners only, audited).
     A refused change changes nothing, not even the name sent with it."""
     before = app.allow_anonymous_integration_calls
+    old = audit.snapshot(app, APP_FIELDS)
     anonymous = before if allow_anonymous_integration_calls is None \
         else allow_anonymous_integration_calls
     if anonymous and not before:
@@ -499,13 +529,20 @@ def update_app(app: App, *, actor: User, name: str | None = None,
         app.name = name.strip()
     app.allow_anonymous_integration_calls = anonymous
     app.save()
-    if anonymous != before:
-        _audit_anonymous_calls(app, actor, before, anonymous)
+    changes = audit.diff(old, audit.snapshot(app, APP_FIELDS))
+    if changes:  # switching anonymous calls is its own action (a security decision)
+        _audit_app(app, actor, "app.anonymous_calls" if anonymous != before else "app.update",
+                   changes)
     return app
+
+
+#: The app settings an edit can change (audited field by field).
+APP_FIELDS = ("name", "allow_anonymous_integration_calls")
 
 
 @transaction.atomic
 def delete_app(app: App, *, actor: User) -> None:
+    _audit_app(app, actor, "app.delete", audit.diff(audit.snapshot(app, APP_FIELDS), None))
     app.delete()
 
 
@@ -513,18 +550,32 @@ def delete_app(app: App, *, actor: User) -> None:
 def create_service_token(app: App, *, actor: User, name: str) -> tuple[AppServiceToken, str]:
     name = name.strip() or "Service token"
     check_name(name, what="A token name")
-    return tokens.issue(AppServiceToken, app=app, name=name, created_by=actor)
+    row, raw = tokens.issue(AppServiceToken, app=app, name=name, created_by=actor)
+    _audit_service_token(row, actor, "service_token.create",
+                         audit.diff(None, {"name": row.name, "prefix": row.masked}))
+    return row, raw
 
 
-def _revoke(token: AppServiceToken | PersonalAccessToken) -> None:
+def _audit_service_token(token: AppServiceToken, actor: Any, action: str,
+                         changes: dict[str, Any]) -> None:
+    audit.record(token.app.workspace, actor, action,
+                 audit.Target("service_token", str(token.pk), token.name), changes,
+                 scope=f"app:{token.app.public_id}")
+
+
+def _revoke(token: AppServiceToken | PersonalAccessToken) -> bool:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        return True
+    return False
 
 
 @transaction.atomic
 def revoke_service_token(token: AppServiceToken, *, actor: User) -> None:
-    _revoke(token)
+    if _revoke(token):
+        _audit_service_token(token, actor, "service_token.revoke",
+                             audit.diff({"revoked": False}, {"revoked": True}))
 
 
 @transaction.atomic
@@ -533,12 +584,26 @@ def create_personal_token(*, actor: User, name: str) -> tuple[PersonalAccessToke
     if not name:
         raise ServiceError("Give the token a name, so you know later what uses it.")
     check_name(name, what="A token name")
-    return tokens.issue(PersonalAccessToken, user=actor, name=name)
+    row, raw = tokens.issue(PersonalAccessToken, user=actor, name=name)
+    _audit_personal_token(row, actor, "personal_token.create",
+                          audit.diff(None, {"name": row.name, "prefix": row.masked}))
+    return row, raw
+
+
+def _audit_personal_token(token: PersonalAccessToken, actor: Any, action: str,
+                          changes: dict[str, Any]) -> None:
+    """A personal access token acts in every workspace of its user: each of them gets the
+    entry."""
+    workspaces = Workspace.objects.filter(memberships__user_id=token.user_id)
+    audit.record_many(workspaces, actor, action,
+                      audit.Target("personal_token", str(token.pk), token.name), changes)
 
 
 @transaction.atomic
 def revoke_personal_token(token: PersonalAccessToken, *, actor: User) -> None:
-    _revoke(token)
+    if _revoke(token):
+        _audit_personal_token(token, actor, "personal_token.revoke",
+                              audit.diff({"revoked": False}, {"revoked": True}))
 
 
 def mint_app_user_token(app: App, external_id: str,
@@ -578,3 +643,5 @@ def revoke_app_user_token(app: App, raw_token: str) -> None:
 def revoke_all_app_user_tokens(app: App, *, actor: User) -> None:
     app.jwt_salt = secrets.token_hex(32)
     app.save(update_fields=["jwt_salt"])
+    _audit_app(app, actor, "app.user_tokens_revoked",
+               audit.diff({"signing_key": 1}, {"signing_key": 2}, secret=["signing_key"]))

@@ -121,8 +121,9 @@ def test_admin_created_app_with_it_on_is_audited(api, personas):
     response = api(personas.admin).post(apps_api(personas), {
         "name": "Kiosk", "allow_anonymous_integration_calls": True}, format="json")
     assert response.status_code == 201
-    entry = AuditEntry.objects.get(action="app.anonymous_calls", target_name="Kiosk")
+    entry = AuditEntry.objects.get(action="app.create", target_name="Kiosk")  # one entry
     assert entry.actor == personas.admin
+    assert entry.changes["allow_anonymous_integration_calls"] == {"from": None, "to": True}
 
 
 def test_no_warning_while_off(client, personas):

@@ -17,7 +17,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from .. import tokens
+from .. import audit, tokens
 from ..models import App, AppServiceToken, AppUser, PersonalAccessToken
 
 
@@ -48,7 +48,8 @@ class PersonalAccessTokenAuthentication(BearerMixin, BaseAuthentication):
         row = tokens.verify(PersonalAccessToken, raw, select_related=("user",))
         if row is None or not row.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid or revoked access token.")
-        return row.user, row
+        # Audit entries made for this request name the token (services get request.user).
+        return audit.mark_personal_token(row.user, row), row
 
 
 @dataclass
