@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class IntegrationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "integrations"
+
+    def ready(self) -> None:
+        from workspaces import panels
+
+        panels.register_nav("Integrations", "integrations", 20)
+        panels.register_nav("Calls", "calls", 30)

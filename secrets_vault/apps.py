@@ -33,3 +33,14 @@ class SecretsVaultConfig(AppConfig):
         setting_changed.connect(_keys_changed, dispatch_uid="secrets_vault.keys_changed")
         post_save.connect(_app_saved, sender="workspaces.App",
                           dispatch_uid="secrets_vault.app_workspace_access")
+        from workspaces import panels
+
+        from .templatetags.vault_tags import app_secret_access
+
+        panels.register_nav("Custom APIs", "custom-apis", 40)
+        panels.register_nav("Secrets", "secrets", 50)
+
+        # The app page (workspaces) shows whether the app receives workspace secrets.
+        panels.register("secrets_vault.app_secret_access",
+                        "secrets_vault/_app_secret_access.html", app_secret_access, order=10,
+                        slot="cards")

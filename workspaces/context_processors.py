@@ -4,23 +4,10 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from . import panels
 from .models import Membership
 
 LAST_WORKSPACE_KEY = "last_workspace"
-
-# (label, url name or None while the section is not built yet)
-NAV = [
-    ("Apps", "apps"),
-    ("Integrations", "integrations"),
-    ("Calls", "calls"),
-    ("Custom APIs", "custom-apis"),
-    ("Secrets", "secrets"),
-    ("Catalog", "catalog"),
-    ("Connectors", "connectors"),
-    ("Credits", "credits"),
-    ("Members", "members"),
-    ("Settings", "workspace-settings"),
-]
 
 
 def workspace_nav(request: HttpRequest) -> dict[str, Any]:
@@ -39,4 +26,5 @@ def workspace_nav(request: HttpRequest) -> dict[str, Any]:
     last = current or request.session.get(LAST_WORKSPACE_KEY)
     nav = next((m.workspace for m in memberships if m.workspace.public_id == last),
                memberships[0].workspace if memberships else None)
-    return {"my_memberships": memberships, "nav_sections": NAV, "nav_workspace": nav}
+    return {"my_memberships": memberships, "nav_sections": panels.nav_sections(),
+            "nav_workspace": nav}
