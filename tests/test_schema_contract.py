@@ -139,3 +139,139 @@ def test_every_admin_operation_declares_the_error_component():  # type: ignore[n
             for status in ("400", "401", "403", "404"):
                 content = op["responses"][status]["content"]["application/json"]
                 assert content["schema"]["$ref"] == "#/components/schemas/Error", (method, path)
+
+
+def _request_schema(path: str, method: str = "post") -> dict:
+    body = SERVED["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    return SERVED["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+
+
+APPS = "/api/v1/workspaces/{workspace_id}/apps/"
+
+
+def test_json_types_are_not_coerced_but_forms_still_parse(api, personas):  # type: ignore[no-untyped-def]
+    from secrets_vault.models import Secret
+
+    client = api(personas.owner)
+    url = f"/api/v1/workspaces/{personas.workspace.public_id}/apps/"
+    for body in ({"name": "Shop", "allow_anonymous_integration_calls": 1},
+                 {"name": "Shop", "allow_anonymous_integration_calls": "true"}):
+        response = client.post(url, body, format="json")
+        assert response.status_code == 400, body
+        assert response.json()["errors"] == {
+            "allow_anonymous_integration_calls": ["Must be a valid boolean."]}
+    secrets = f"/api/v1/workspaces/{personas.workspace.public_id}/secrets/"
+    response = client.post(secrets, {"name": "K", "value": "v", "description": 5}, format="json")
+    assert response.json()["errors"] == {"description": ["Not a valid string."]}
+    checks = client.post("/api/v1/catalog/checks/", {"prompt": "p", "doc_links": ["ok", 7]},
+                         format="json")
+    assert checks.json()["errors"] == {"doc_links": {"1": ["Not a valid string."]}}
+    assert not personas.workspace.apps.filter(name="Shop").exists()
+    assert not Secret.objects.filter(workspace=personas.workspace, name="K").exists()
+    # A form body is all strings: DRF's parsing stays (the browsable API, form tests).
+    response = client.post(url, {"name": "Shop", "allow_anonymous_integration_calls": "false"})
+    assert response.status_code == 201 and response.json()["name"] == "Shop"
+    response = client.post(url, {"name": "Cart", "allow_anonymous_integration_calls": False},
+                           format="json")
+    assert response.status_code == 201
+
+
+def test_every_admin_serializer_is_strict():  # type: ignore[no-untyped-def]
+    """The base is the mechanism: a new admin-API serializer that forgot it would coerce again."""
+    import importlib
+    import inspect
+
+    from rest_framework import serializers
+
+    from workspaces.api.strict import StrictTypesMixin
+
+    sdk = {"AppUserTokenRequestSerializer", "AppUserTokenSerializer",
+           "RevokeAppUserTokenSerializer"}  # the SDK API's wire contract, not the admin API's
+    found = []
+    for app in ("workspaces", "secrets_vault", "catalog", "connectors", "integrations"):
+        module = importlib.import_module(f"{app}.api.serializers")
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, serializers.BaseSerializer) and cls.__module__ == module.__name__ \
+                    and name not in sdk:
+                found.append(name)
+                assert issubclass(cls, StrictTypesMixin), f"{app}: {name}"
+    assert len(found) > 50
+
+
+def test_names_state_the_control_character_rule_and_the_server_applies_it_raw(api, personas):  # type: ignore[no-untyped-def]
+    import re
+
+    # (\Z: the schema's $ is ECMA's, the end of the string; Python's would allow a final "\n")
+    pattern = _request_schema("/api/v1/workspaces/")["properties"]["name"]["pattern"]
+    pattern = pattern.removesuffix("$") + r"\Z"
+    assert re.search(pattern, "Café – 東京 🚀") and not re.search(pattern, "   ")
+    for bad in ("\tAcme", "Acme\n", "Ac\u202eme", "Acme\x85"):
+        assert not re.search(pattern, bad), repr(bad)
+        response = api(personas.owner).post("/api/v1/workspaces/", {"name": bad}, format="json")
+        assert response.status_code == 400, repr(bad)  # trimming does not hide it
+        assert "invisible or control characters" in response.json()["errors"]["name"][0]
+    assert "name" in _request_schema(APPS)["required"]
+    for path, ops in SERVED["paths"].items():
+        for op in ops.values():
+            for parameter in op.get("parameters", []):
+                if parameter["in"] == "query" and parameter["schema"].get("type") == "string":
+                    assert parameter["schema"]["pattern"] == r"^[^\u0000-\u001f\u007f]*$", path
+
+
+def test_a_duplicate_is_a_declared_409(api, personas):  # type: ignore[no-untyped-def]
+    client = api(personas.owner)
+    base = f"/api/v1/workspaces/{personas.workspace.public_id}"
+    assert client.post(f"{base}/secrets/", {"name": "DUP", "value": "a"},
+                       format="json").status_code == 201
+    again = client.post(f"{base}/secrets/", {"name": "DUP", "value": "b"}, format="json")
+    assert again.status_code == 409 and again.json()["code"] == "duplicate"
+    invited = client.post(f"{base}/invitations/", {"email": personas.member.email,
+                                                   "role": "member"}, format="json")
+    assert invited.status_code == 409 and invited.json()["code"] == "duplicate"  # a member
+    for path in ("/api/v1/workspaces/{workspace_id}/secrets/",
+                 "/api/v1/workspaces/{workspace_id}/invitations/",
+                 "/api/v1/workspaces/{workspace_id}/custom-apis/",
+                 "/api/v1/workspaces/{workspace_id}/connectors/",
+                 "/api/v1/workspaces/{workspace_id}/catalog/integrations/",
+                 "/api/v1/workspaces/{workspace_id}/integrations/"):
+        declared = SERVED["paths"][path]["post"]["responses"]["409"]
+        assert declared["content"]["application/json"]["schema"]["$ref"].endswith("/Error"), path
+    assert "409" not in SERVED["paths"]["/api/v1/workspaces/"]["post"]["responses"]
+
+
+def test_a_custom_api_credential_follows_its_auth_type_in_schema_and_server(api, personas):  # type: ignore[no-untyped-def]
+    schema = _request_schema("/api/v1/workspaces/{workspace_id}/custom-apis/")
+    assert schema["discriminator"]["propertyName"] == "auth_type"
+    variants = {ref["$ref"].rsplit("/", 1)[1] for ref in schema["oneOf"]}
+    assert variants == {"CustomApiKeyRequest", "CustomApiBearerRequest", "CustomApiBasicRequest"}
+    components = SERVED["components"]["schemas"]
+    assert set(components["CustomApiBasicRequest"]["required"]) >= {"username", "name"}
+    assert "credential" not in components["CustomApiBasicRequest"]["required"]
+    assert "credential" in components["CustomApiBearerRequest"]["required"]
+    url = f"/api/v1/workspaces/{personas.workspace.public_id}/custom-apis/"
+    client = api(personas.owner)
+    no_user = client.post(url, {"name": "Billing", "auth_type": "basic", "credential": "pw"},
+                          format="json")
+    assert no_user.status_code == 400
+    assert no_user.json()["errors"] == {"username": ["Enter the user name for basic auth."]}
+    spaces = client.post(url, {"name": "Billing", "auth_type": "bearer", "credential": "  "},
+                         format="json")
+    assert spaces.json()["errors"] == {"credential": ["Enter the credentials (the key or token)."]}
+    made = client.post(url, {"name": "Billing", "auth_type": "basic", "username": "sk_live",
+                             "credential": ""}, format="json")
+    assert made.status_code == 201 and made.json()["auth_type"] == "basic"
+
+
+def test_a_connector_needs_a_provider_type_or_its_urls_in_schema_and_server(api, personas):  # type: ignore[no-untyped-def]
+    schema = _request_schema("/api/v1/workspaces/{workspace_id}/connectors/")
+    assert [sorted(branch["required"]) for branch in schema["anyOf"]] == [
+        ["provider_type"], ["authorize_url", "token_url"]]
+    assert schema["anyOf"][0]["properties"]["provider_type"]["not"] == {"enum": ["zendesk"]}
+    url = f"/api/v1/workspaces/{personas.workspace.public_id}/connectors/"
+    response = api(personas.owner).post(url, {"name": "Mine", "client_id": "c",
+                                              "client_secret": "s"}, format="json")
+    assert response.status_code == 400
+    assert "provider type or give the authorize and token URLs" in response.json()["detail"]
+    unknown = api(personas.owner).post(url, {"name": "Mine", "client_id": "c",
+                                             "provider_type": "nope"}, format="json")
+    assert unknown.json()["errors"] == {"provider_type": ["Unknown provider type 'nope'."]}
