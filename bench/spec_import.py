@@ -242,11 +242,202 @@ def run_forked(spec: Path, bundle_url: str | None, validate: bool) -> dict[str, 
     return result
 
 
+# --- --memory: web and worker RSS of big imports (issue 13 §3) ---------------------------
+
+
+def _proc_kb(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def _reset_peak(pid: int) -> None:
+    with open(f"/proc/{pid}/clear_refs", "w") as handle:  # resets VmHWM (Linux >= 4.0)
+        handle.write("5")
+
+
+def _web_server(conn: Any) -> None:
+    """The web process: Django's WSGI app on a plain single-threaded server. Import tasks are
+    not sent anywhere (the bench runs the worker side itself)."""
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from django.core.wsgi import get_wsgi_application
+    from django.db import connections
+
+    from integrations import services
+
+    connections.close_all()
+    services._schedule_import = lambda spec_import: None
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    server = make_server("127.0.0.1", 0, get_wsgi_application(), handler_class=Quiet)
+    conn.send(server.server_port)
+    server.serve_forever()
+
+
+def _post_file(port: int, path: str, token: str, body: Path, content_type: str
+               ) -> tuple[int, dict[str, Any]]:
+    """POST a file as the body, streamed, with its Content-Length."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    try:
+        with body.open("rb") as handle:
+            connection.request("POST", path, body=handle, headers={
+                "Authorization": f"Bearer {token}", "Content-Type": content_type,
+                "Content-Length": str(body.stat().st_size)})
+            response = connection.getresponse()
+            data = response.read()
+    except (BrokenPipeError, ConnectionResetError):
+        return 0, {"detail": "the server closed the connection before reading the body"}
+    finally:
+        connection.close()
+    try:
+        return response.status, json.loads(data)
+    except ValueError:
+        return response.status, {"detail": data[:200].decode("utf-8", "replace")}
+
+
+def _multipart(spec: Path, out: Path) -> str:
+    boundary = "----bench" + os.urandom(8).hex()
+    with out.open("wb") as handle:
+        handle.write(f"--{boundary}\r\nContent-Disposition: form-data; name=\"spec\"; "
+                     f"filename=\"{spec.name}\"\r\nContent-Type: application/octet-stream"
+                     f"\r\n\r\n".encode())
+        with spec.open("rb") as src:
+            while chunk := src.read(1 << 20):
+                handle.write(chunk)
+        handle.write(f"\r\n--{boundary}--\r\n".encode())
+    return f"multipart/form-data; boundary={boundary}"
+
+
+def _worker_child(conn: Any, pk: int) -> None:
+    """One import task in a fresh child, as an `imports` worker runs it
+    (--max-tasks-per-child 1): RSS before, peak during."""
+    from django.db import connections
+
+    from integrations import services
+    from integrations.models import SpecImport
+
+    connections.close_all()
+    before = _proc_kb(os.getpid(), "VmRSS")
+    t0 = time.perf_counter()
+    services.run_import(pk)
+    spec_import = SpecImport.objects.defer("raw_text").get(pk=pk)
+    conn.send({"before_mb": before / 1024, "peak_mb": _proc_kb(os.getpid(), "VmHWM") / 1024,
+               "s": time.perf_counter() - t0, "status": spec_import.status,
+               "ops": len(spec_import.operations), "error": spec_import.error_message[:80]})
+
+
+def _run_worker(pk: int) -> dict[str, Any]:
+    from django.db import connections
+
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_worker_child, args=(child, pk))
+    process.start()
+    child.close()
+    result = parent.recv()
+    process.join()
+    return result
+
+
+def memory_main(tmp: Path, repeat: int) -> int:
+    """Web and worker RSS for big imports through the admin API of a real (single-threaded
+    WSGI) web process, plus a refused 53 MB body. Goals: web growth < 30 MB per import
+    (peak over the idle process), worker peak < 256 MB."""
+    from django.conf import settings
+
+    from integrations import openapi
+    from integrations.models import SpecImport
+    from workspaces import services as ws_services
+    from workspaces.models import User
+
+    settings.INTEGRATIONS_IMPORT_MODE = "worker"  # the web process only stores the body
+    user = User.objects.create_user("bench@example.com", "bench-password-1")
+    workspace = ws_services.create_workspace(actor=user, name="Bench", plan="builder")
+    _, token = ws_services.create_personal_token(actor=user, name="bench")
+    path = f"/api/v1/workspaces/{workspace.public_id}/integrations/imports/"
+    openapi.validate({"openapi": "3.0.0", "info": {"title": "t", "version": "1"}, "paths": {}})
+    # a 16 MB spec (the issue's paste) and a 53 MB body (its refusal)
+    big = tmp / "generated-16mb.json"
+    spec = synthetic_spec(1000)
+    spec["info"]["description"] = "padding " * (15 * 1024 * 1024 // 8)
+    big.write_text(json.dumps(spec))
+    del spec
+    huge = tmp / "refused-53mb.json"
+    with huge.open("wb") as handle:
+        handle.write(b'{"openapi": "3.0.0", "info": {"title": "x", "version": "1"}, "x": "')
+        handle.write(b"y" * (53 * 1024 * 1024))
+        handle.write(b'"}')
+    box = DEFAULT_DIR / "box-3.0.deref.json"
+    stripe = DEFAULT_DIR / "stripe-2022-04-3.0.json"
+    upload = tmp / "box-upload.multipart"
+    upload_type = _multipart(box, upload)
+    cases = [("stripe 4 MB, JSON body", stripe, "application/json"),
+             ("box deref 13 MB, JSON body", box, "application/json"),
+             ("box deref 13 MB, file upload", upload, upload_type),
+             ("generated 16 MB, JSON body", big, "application/json"),
+             ("refused 53 MB body", huge, "application/json")]
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    from django.db import connections
+
+    connections.close_all()
+    web = ctx.Process(target=_web_server, args=(child,), daemon=True)
+    web.start()
+    port = parent.recv()
+    small = DEFAULT_DIR / "oai-petstore-3.0.yaml"
+    _post_file(port, path, token, small, "application/yaml")  # warm the web process up
+    idle = _proc_kb(web.pid, "VmRSS") / 1024
+    print(f"web process idle (after one small import): {idle:.0f} MB RSS")
+    print(f"{'case':34} {'MB':>6} {'HTTP':>4} {'web before':>10} {'web peak':>8} "
+          f"{'web after':>9} {'growth':>6} {'worker peak':>11} {'worker s':>8}  result")
+    worst_growth = worst_worker = 0.0
+    for _ in range(repeat):
+        for label, body, content_type in cases:
+            before = _proc_kb(web.pid, "VmRSS") / 1024
+            _reset_peak(web.pid)
+            status, answer = _post_file(port, path, token, body, content_type)
+            peak = _proc_kb(web.pid, "VmHWM") / 1024
+            after = _proc_kb(web.pid, "VmRSS") / 1024
+            growth = peak - before
+            worst_growth = max(worst_growth, growth)
+            worker: dict[str, Any] = {}
+            result = answer.get("detail", "")[:60] if status != 202 else ""
+            if status == 202:
+                pk = SpecImport.objects.get(public_id=answer["id"]).pk
+                worker = _run_worker(pk)
+                worst_worker = max(worst_worker, worker["peak_mb"])
+                result = f"{worker['status']}, {worker['ops']} operations {worker['error']}"
+            print(f"{label:34} {body.stat().st_size / 1048576:6.1f} {status:4d} {before:10.0f} "
+                  f"{peak:8.0f} {after:9.0f} {growth:6.0f} "
+                  f"{worker.get('peak_mb', 0):11.0f} {worker.get('s', 0):8.2f}  {result}")
+    web.terminate()
+    print(f"summary: web growth per request at most {worst_growth:.0f} MB (goal < 30), "
+          f"worker peak at most {worst_worker:.0f} MB (goal < 256)")
+    return 0 if worst_growth < 30 and worst_worker < 256 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--no-validate", action="store_true", help="skip validation")
+    parser.add_argument("--memory", action="store_true",
+                        help="web and worker RSS of big imports through a real web process")
+    parser.add_argument("--repeat", type=int, default=1, help="--memory: rounds")
     args = parser.parse_args(argv)
+    if args.memory:
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["MEDIA_ROOT"] = str(Path(tmp) / "media")
+            setup_django(Path(tmp))
+            return memory_main(Path(tmp), args.repeat)
     if not args.folder.is_dir():
         print(f"not a folder: {args.folder}", file=sys.stderr)
         return 2
