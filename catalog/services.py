@@ -30,7 +30,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from workspaces import audit, credits
+from workspaces import audit, credits, enqueue
 from workspaces.models import App, CreditEntry, EmailMessage, Membership, Role, User, Workspace
 from workspaces.plans import PlanRequired, limits
 from workspaces.services import (
@@ -213,8 +213,8 @@ def _audit(integration: CatalogIntegration, *, actor: Any, action: str,
            changes: dict[str, Any] | None = None, workspace: Workspace | None = None,
            scope: str = "") -> None:
     audit.record(workspace or integration.workspace, actor=actor, action=action,
-                 target_type="catalog_integration", target_name=integration.name, scope=scope,
-                 changes=changes)
+                 target_type="catalog_integration", target_name=integration.name,
+                 target_id=integration.public_id, scope=scope, changes=changes)
 
 
 @transaction.atomic
@@ -377,6 +377,9 @@ def withdraw_submission(integration: CatalogIntegration, *, actor: User) -> None
     locked.save(update_fields=["state", "pending_revision", "updated_at"])
     _transition(locked, actor=actor, action="withdraw", from_state=S.SUBMITTED, to_state=S.DRAFT,
                 revision=revision)
+    _audit(locked, actor=actor, action="catalog.withdraw",
+           changes={"revision": revision.number,
+                    **audit.diff({"state": S.SUBMITTED}, {"state": S.DRAFT})})
     _copy(locked, integration)
 
 
@@ -437,8 +440,10 @@ def decide(revision: IntegrationRevision, *, actor: User, decision: str, comment
     integration.save()
     _transition(integration, actor=actor, action=decision, from_state=S.SUBMITTED,
                 to_state=rule.state, revision=revision, comment=comment)
-    _audit(integration, actor=actor, action=f"catalog.{decision}",
-           changes={"revision": revision.number})
+    # a platform reviewer (is_staff), usually not a member of the workspace
+    _audit(integration, actor=audit.staff_reviewer(actor), action=f"catalog.{decision}",
+           changes={"revision": revision.number,
+                    **audit.diff({"state": S.SUBMITTED}, {"state": rule.state})})
     if decision == "approve":
         award_first_approval(integration, actor=actor)
     recipients = {u.pk: u for u in (revision.submitted_by, integration.created_by) if u}
@@ -540,9 +545,7 @@ def _notify(recipient: User, kind: str, revision: IntegrationRevision, *, actor:
 
 
 def _enqueue(notification_id: int) -> None:
-    from .tasks import send_notification  # tasks import services, so import late
-
-    send_notification.delay(notification_id)
+    enqueue.delay("catalog.tasks.send_notification", notification_id)
 
 
 def resend_unsent_notifications(*, older_than: timedelta = timedelta(minutes=10),
@@ -646,7 +649,7 @@ def install_integration(app: App, integration: CatalogIntegration, *, actor: Use
     audit.record(app.workspace, actor=actor,
                  action="catalog.install" if created else "catalog.install_update",
                  target_type="catalog_integration", target_name=integration.name,
-                 scope=f"app:{app.public_id}",
+                 target_id=integration.public_id, scope=f"app:{app.public_id}",
                  changes={"secrets": {name: "changed" for name in stored}, "missing": missing})
     return installation, missing
 
@@ -655,6 +658,7 @@ def install_integration(app: App, integration: CatalogIntegration, *, actor: Use
 def uninstall_integration(installation: Installation, *, actor: User) -> None:
     audit.record(installation.app.workspace, actor=actor, action="catalog.uninstall",
                  target_type="catalog_integration", target_name=installation.integration.name,
+                 target_id=installation.integration.public_id,
                  scope=f"app:{installation.app.public_id}")
     installation.delete()
 

@@ -416,7 +416,8 @@ def _store(st: OAuthState, tokens: oauth.TokenSet) -> Connection:
         audit.record(st.app.workspace, actor=st.user,
                      actor_label="" if st.user else f"app user {_who(st.app_user)}",
                      action="connector.connected" if created else "connector.reconnected",
-                     target_type="connection", target_name=conn.label, scope=st.app.public_id,
+                     target_type="connection", target_name=conn.label,
+                     target_id=st.app.public_id, scope=st.app.public_id,
                      changes={"kind": conn.kind, "scopes": conn.scopes,
                               "access_token": "changed"})
     current = {tokens.access_token, tokens.refresh_token}
@@ -555,7 +556,7 @@ def _notify_needs_reconnect(conn: Connection) -> None:
     app = conn.app
     audit.record(app.workspace, actor=None, actor_label="system",
                  action="connector.needs_reconnect", target_type="connection",
-                 target_name=conn.label, scope=app.public_id,
+                 target_name=conn.label, target_id=app.public_id, scope=app.public_id,
                  changes={"error": conn.last_error})
     if conn.kind == Connection.Kind.APP_USER:
         return  # the app user reconnects through the app
@@ -703,7 +704,7 @@ def disconnect(conn: Connection, *, actor: Any, actor_label: str = "") -> bool:
         Connection.objects.filter(pk=conn.pk).delete()
         audit.record(app.workspace, actor=actor, actor_label=actor_label,
                      action="connector.disconnected", target_type="connection",
-                     target_name=label, scope=app.public_id,
+                     target_name=label, target_id=app.public_id, scope=app.public_id,
                      changes={"kind": conn.kind,
                               **({"app_user": conn.app_user.external_id}
                                  if conn.app_user else {})})
@@ -801,6 +802,7 @@ def create_connector(workspace: Workspace, *, actor: Any, name: str, client_id: 
         _save_connector(connector)
         audit.record(workspace, actor=actor, action="connector.registered",
                      target_type="workspace_connector", target_name=name,
+                     target_id=connector.public_id,
                      changes={"client_id": connector.client_id, "provider_type": provider_type,
                               "client_secret": "set" if client_secret else "none"})
     return connector
@@ -871,7 +873,7 @@ def update_connector(connector: WorkspaceConnector, *, actor: Any, client_secret
         if changes:
             audit.record(connector.workspace, actor=actor, action="connector.updated",
                          target_type="workspace_connector", target_name=connector.name,
-                         changes=changes)
+                         target_id=connector.public_id, changes=changes)
     return connector
 
 
@@ -888,7 +890,7 @@ def rotate_client_secret(connector: WorkspaceConnector, *, actor: Any,
                                       "client_secret_origins", "updated_at"])
         audit.record(connector.workspace, actor=actor, action="connector.secret_rotated",
                      target_type="workspace_connector", target_name=connector.name,
-                     changes={"client_secret": "changed"})
+                     target_id=connector.public_id, changes={"client_secret": "changed"})
 
 
 def connector_usage(connector: WorkspaceConnector) -> list[dict[str, Any]]:
@@ -916,7 +918,7 @@ def delete_connector(connector: WorkspaceConnector, *, actor: Any) -> None:
     with transaction.atomic():
         audit.record(connector.workspace, actor=actor, action="connector.deleted",
                      target_type="workspace_connector", target_name=connector.name,
-                     changes={"connections_removed": len(conns)})
+                     target_id=connector.public_id, changes={"connections_removed": len(conns)})
         connector.delete()
     for endpoints, pairs in revocations:
         _revoke_all(endpoints, pairs)

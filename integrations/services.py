@@ -1109,8 +1109,8 @@ def _extract(spec_import: SpecImport, keys: list[str]) -> dict[str, Any]:
 def _audit(integration: WorkspaceIntegration, *, actor: Any, action: str,
            changes: dict[str, Any] | None = None) -> None:
     audit.record(integration.workspace, actor=actor, action=action, target_type="integration",
-                 target_name=integration.slug, scope=f"integration:{integration.public_id}",
-                 changes=changes)
+                 target_name=integration.slug, target_id=integration.public_id,
+                 scope=f"integration:{integration.public_id}", changes=changes)
 
 
 @transaction.atomic

@@ -141,7 +141,8 @@ def _audit_access(app: App, actor: Any, action: str, changes: dict[str, Any],
                   actor_label: str = "") -> None:
     audit.record(app.workspace, actor=actor, actor_label=actor_label,
                  action=f"app.workspace_secrets.{action}", target_type="app",
-                 target_name=app.name, scope=f"app:{app.public_id}", changes=changes)
+                 target_name=app.name, target_id=app.public_id, scope=f"app:{app.public_id}",
+                 changes=changes)
 
 
 @transaction.atomic
@@ -317,11 +318,13 @@ def read_environment(app: App, *, actor_label: str) -> dict[str, str]:
     except DecryptionFailed as exc:
         log.error("functions/env for app %s failed: %s", app.public_id, exc)
         audit.record(app.workspace, actor=None, actor_label=actor_label, action="env.read_failed",
-                     target_type="app", target_name=app.name, scope=f"app:{app.public_id}",
+                     target_type="app", target_name=app.name, target_id=app.public_id,
+                     scope=f"app:{app.public_id}",
                      changes={"failed": exc.what})
         raise
     audit.record(app.workspace, actor=None, actor_label=actor_label, action="env.read",
-                 target_type="app", target_name=app.name, scope=f"app:{app.public_id}",
+                 target_type="app", target_name=app.name, target_id=app.public_id,
+                 scope=f"app:{app.public_id}",
                  changes={"variables": list(env)})
     return env
 
@@ -390,7 +393,8 @@ def set_secret(workspace: Workspace, name: str, value: str, *, actor: Any,
                                  set_by_label=label, created_at=now)
     audit.record(workspace, actor=actor, actor_label="" if user else label,
                  action=f"secret.{'create' if action == 'created' else 'replace'}",
-                 target_type="secret", target_name=name, scope=secret.scope_label,
+                 target_type="secret", target_name=name, target_id=str(secret.pk),
+                 scope=secret.scope_label,
                  changes={**changes, "version": secret.version})
     return secret
 
@@ -413,6 +417,7 @@ def delete_secret(secret: Secret, *, actor: Any, actor_label: str = "") -> None:
     audit.record(locked.workspace, actor=actor,
                  actor_label="" if user else _label(actor, actor_label),
                  action="secret.delete", target_type="secret", target_name=locked.name,
+                 target_id=str(locked.pk),
                  scope=locked.scope_label, changes={"version": locked.version})
     locked.delete()
 
@@ -518,7 +523,7 @@ def create_custom_api(workspace: Workspace, *, actor: Any, name: str, auth_type:
                                    auth_type=auth_type, credential=stored, domain=domain,
                                    docs_url=docs_url, created_by=_user(actor))
     audit.record(workspace, actor=actor, action="custom_api.create", target_type="custom_api",
-                 target_name=name, scope=api.scope_label,
+                 target_name=name, target_id=api.public_id, scope=api.scope_label,
                  changes={**_custom_api_changes(api, ["env_var", "auth_type", "domain",
                                                       "docs_url"]), "credentials": "set"})
     return api
@@ -552,14 +557,14 @@ def update_custom_api(api: CustomApi, *, actor: Any, name: str | None = None,
     if changes:
         api.save()
         audit.record(workspace, actor=actor, action="custom_api.update",
-                     target_type="custom_api", target_name=api.name, scope=api.scope_label,
-                     changes=changes)
+                     target_type="custom_api", target_name=api.name, target_id=api.public_id,
+                     scope=api.scope_label, changes=changes)
     return api
 
 
 @transaction.atomic
 def delete_custom_api(api: CustomApi, *, actor: Any) -> None:
     audit.record(api.workspace, actor=actor, action="custom_api.delete",
-                 target_type="custom_api", target_name=api.name, scope=api.scope_label,
-                 changes={"env_var": api.env_var})
+                 target_type="custom_api", target_name=api.name, target_id=api.public_id,
+                 scope=api.scope_label, changes={"env_var": api.env_var})
     api.delete()

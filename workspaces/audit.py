@@ -44,7 +44,7 @@ Kind = AuditEntry.ActorKind
 #: What a secret-bearing field shows instead of its value.
 CHANGED = "changed"
 #: Markers a secret-bearing field may show (no value among them).
-SECRET_MARKERS = frozenset({"changed", "set", "removed", "added", "unchanged", "kept"})
+SECRET_MARKERS = frozenset({"changed", "set", "removed", "added", "unchanged", "kept", "none"})
 #: Field names that carry secrets: their before/after never reach an entry.
 SECRET_FIELD = re.compile(
     r"(secret|password|passwd|credential|token|api[_-]?key|authorization|cookie|private[_-]?key"
