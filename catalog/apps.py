@@ -8,6 +8,8 @@ class CatalogConfig(AppConfig):
     def ready(self) -> None:
         from workspaces import panels
 
+        from . import tasks  # noqa: F401  (registers the Celery tasks services queue by name)
+
         panels.register_nav("Catalog", "catalog", 60)
 
         # The app page (workspaces) links to the catalog integrations installed in the app.

@@ -7,4 +7,5 @@ class WorkspacesConfig(AppConfig):
     verbose_name = "Workspaces, apps and credits"
 
     def ready(self) -> None:
+        from . import tasks  # noqa: F401  (registers the Celery tasks services queue by name)
         from .api import schema  # noqa: F401  (registers the OpenAPI auth extensions)

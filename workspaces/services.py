@@ -21,7 +21,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.views.decorators.debug import sensitive_variables
 
-from . import audit, credits, tokens
+from . import audit, credits, enqueue, tokens
 from .models import (
     App,
     AppServiceToken,
@@ -67,9 +67,7 @@ def queue_email(to: str, subject: str, template: str, context: dict[str, Any]) -
 def queue_email_text(to: str, subject: str, body: str) -> EmailMessage:
     """Store the message and send it from a Celery task once the transaction commits."""
     msg = EmailMessage.objects.create(to=to, subject=subject[:200], body=body)
-    from .tasks import send_email  # tasks import services, so import late
-
-    transaction.on_commit(lambda: send_email.delay(msg.pk))
+    transaction.on_commit(lambda: enqueue.delay("workspaces.tasks.send_email", msg.pk))
     return msg
 
 
@@ -81,9 +79,7 @@ def queue_link_email(to: str, subject: str, link_kind: str,
         raise ValueError(f"Unknown link e-mail {link_kind!r}")
     msg = EmailMessage.objects.create(to=to, subject=subject[:200], link_kind=link_kind,
                                       link_context=link_context)
-    from .tasks import send_email  # tasks import services, so import late
-
-    transaction.on_commit(lambda: send_email.delay(msg.pk))
+    transaction.on_commit(lambda: enqueue.delay("workspaces.tasks.send_email", msg.pk))
     return msg
 
 
