@@ -239,8 +239,8 @@ def create_integration(workspace: Workspace, *, actor: User,
     except IntegrityError:
         raise _slug_taken_error(content["slug"]) from None
     _transition(integration, actor=actor, action="create", from_state=S.DRAFT, to_state=S.DRAFT)
-    _audit(integration, actor=actor, action="catalog.create",
-           changes={"visibility": visibility})
+    _audit(integration, actor=actor, action="catalog.create", changes=audit.diff(None, {
+        "name": integration.name, "slug": integration.slug, "visibility": visibility}))
     return integration
 
 
@@ -276,6 +276,7 @@ def update_integration(integration: CatalogIntegration, *, actor: User,
     if not changed:
         _copy(locked, integration)
         return []
+    before = {f: getattr(locked, f) for f in changed}
     for f in changed:
         setattr(locked, f, visibility if f == "visibility" else content[f])
     locked.updated_by = actor
@@ -290,7 +291,9 @@ def update_integration(integration: CatalogIntegration, *, actor: User,
             locked.save()
     except IntegrityError:
         raise _slug_taken_error(locked.slug) from None
-    _audit(locked, actor=actor, action="catalog.update", changes={"fields": changed})
+    _audit(locked, actor=actor, action="catalog.update", changes=audit.diff(
+        {**before, "state": from_state}, {**{f: getattr(locked, f) for f in changed},
+                                          "state": locked.state}))
     _copy(locked, integration)
     return changed
 

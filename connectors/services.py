@@ -803,8 +803,10 @@ def create_connector(workspace: Workspace, *, actor: Any, name: str, client_id: 
         audit.record(workspace, actor=actor, action="connector.registered",
                      target_type="workspace_connector", target_name=name,
                      target_id=connector.public_id,
-                     changes={"client_id": connector.client_id, "provider_type": provider_type,
-                              "client_secret": "set" if client_secret else "none"})
+                     changes={**audit.diff(None, {
+                         "name": name, "client_id": connector.client_id,
+                         "provider_type": provider_type, "scopes": connector.scopes}),
+                         "client_secret": "set" if client_secret else "none"})
     return connector
 
 
@@ -857,7 +859,7 @@ def update_connector(connector: WorkspaceConnector, *, actor: Any, client_secret
         if (merged["name"] != connector.name and WorkspaceConnector.objects.filter(
                 workspace=connector.workspace, name=merged["name"]).exists()):
             raise _duplicate_name(merged["name"])
-        changes = {f: merged[f] for f in EDITABLE if merged[f] != getattr(connector, f)}
+        changes = audit.diff({f: getattr(connector, f) for f in EDITABLE}, merged)
         for f, v in merged.items():
             setattr(connector, f, v)
         if client_secret:

@@ -1005,7 +1005,7 @@ def _write_headers(integration: WorkspaceIntegration, plan: list[_HeaderPlan], *
     for header in IntegrationHeader.objects.filter(integration=integration).exclude(
             pk__in=keep_pks):
         if header.secret_name:
-            vault.delete_secret_named(workspace, header.secret_name, actor=actor)
+            vault.delete_secret_named(workspace, header.secret_name, actor=actor, audited=False)
         header.delete()
         changes[header.name] = "removed"
     counter = _next_secret_number(integration)
@@ -1022,14 +1022,15 @@ def _write_headers(integration: WorkspaceIntegration, plan: list[_HeaderPlan], *
                     header.secret_name = _secret_name(integration, counter)
                     counter += 1
                 vault.set_secret(workspace, header.secret_name, item.value, actor=actor,
-                                 kind="system",
+                                 kind="system", audited=False,
                                  description=f"Header {item.name} of integration "
                                              f"{integration.slug}")
                 header.value = ""
                 header.origin = base_url_origin(integration.base_url)
             else:
                 if header.secret_name:
-                    vault.delete_secret_named(workspace, header.secret_name, actor=actor)
+                    vault.delete_secret_named(workspace, header.secret_name, actor=actor,
+                                              audited=False)
                     header.secret_name = ""
                 header.value = item.value
                 header.origin = ""
@@ -1146,7 +1147,8 @@ def create_integration(workspace: Workspace, *, actor: Any, spec_import: SpecImp
                                "workspace.", "duplicate_slug", "slug")
     header_changes = _write_headers(integration, plan, actor=actor)
     _audit(integration, actor=actor, action="integration.create", changes={
-        "name": name, "base_url": base_url, "operations": keys,
+        **audit.diff(None, {"slug": slug, "name": name, "base_url": base_url}),
+        "operations": keys,
         "headers": {p.name: ("set" if p.sensitive else "added") for p in plan
                     if p.name in header_changes},
         "spec": spec_import.source_url or "pasted"})
@@ -1167,6 +1169,7 @@ def update_integration(integration: WorkspaceIntegration, *, actor: Any, slug: A
               .get(pk=integration.pk))
     workspace = locked.workspace
     _check_plan(workspace)
+    before = audit.snapshot(locked, ("slug", "name", "base_url"))  # description: "changed"
     changes: dict[str, Any] = {}
     fields: list[str] = []
     if slug is not _UNSET and slug != locked.slug:
@@ -1218,6 +1221,9 @@ def update_integration(integration: WorkspaceIntegration, *, actor: Any, slug: A
         except IntegrityError:
             raise IntegrationError("An integration with this slug already exists in this "
                                    "workspace.", "duplicate_slug", "slug")
+        for key in before:  # field-level diff: {"from", "to"}
+            if key in changes:
+                changes[key] = {"from": before[key], "to": getattr(locked, key)}
         _audit(locked, actor=actor, action="integration.update", changes=changes)
     return locked
 
@@ -1238,10 +1244,12 @@ def delete_integration(integration: WorkspaceIntegration, *, actor: Any) -> None
     vault = _vault()
     callers = [c["app"].name for c in recent_callers(locked)]
     for header in IntegrationHeader.objects.filter(integration=locked).exclude(secret_name=""):
-        vault.delete_secret_named(locked.workspace, header.secret_name, actor=actor)
+        vault.delete_secret_named(locked.workspace, header.secret_name, actor=actor,
+                                  audited=False)
     spec_id = locked.spec_id
     _audit(locked, actor=actor, action="integration.delete",
-           changes={"name": locked.name, "recent_callers": callers})
+           changes={**audit.diff({"name": locked.name, "base_url": locked.base_url}, None),
+                    "recent_callers": callers})
     SpecImport.objects.filter(pk=spec_id).update(integration=None)
     locked.delete()
     if not WorkspaceIntegration.objects.filter(spec_id=spec_id).exists():

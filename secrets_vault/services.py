@@ -337,7 +337,7 @@ def read_environment(app: App, *, actor_label: str) -> dict[str, str]:
 def set_secret(workspace: Workspace, name: str, value: str, *, actor: Any,
                app: App | None = None, description: str | None = None,
                kind: str = Secret.Kind.USER, actor_label: str = "",
-               create_only: bool = False) -> Secret:
+               create_only: bool = False, audited: bool = True) -> Secret:
     """Create the secret or replace its value (the version rises; the history keeps who/when).
 
     `description=None` keeps the current description. `kind="system"` is for values other
@@ -391,11 +391,11 @@ def set_secret(workspace: Workspace, name: str, value: str, *, actor: Any,
     SecretVersion.objects.create(secret=secret, version=secret.version, action=action,
                                  description=secret.description, set_by=user,
                                  set_by_label=label, created_at=now)
-    audit.record(workspace, actor=actor, actor_label="" if user else label,
-                 action=f"secret.{'create' if action == 'created' else 'replace'}",
-                 target_type="secret", target_name=name, target_id=str(secret.pk),
-                 scope=secret.scope_label,
-                 changes={**changes, "version": secret.version})
+    if audited:  # False: the caller's own entry records it (an integration's headers)
+        audit.record(workspace, actor=actor, actor_label="" if user else label,
+                     action=f"secret.{'create' if action == 'created' else 'replace'}",
+                     target_type="secret", target_name=name, target_id=str(secret.pk),
+                     scope=secret.scope_label, changes={**changes, "version": secret.version})
     return secret
 
 
@@ -408,27 +408,29 @@ def create_secret(workspace: Workspace, name: str, value: str, *, actor: Any,
 
 
 @transaction.atomic
-def delete_secret(secret: Secret, *, actor: Any, actor_label: str = "") -> None:
+def delete_secret(secret: Secret, *, actor: Any, actor_label: str = "",
+                  audited: bool = True) -> None:
     locked = (Secret.objects.select_for_update(of=("self",))
               .select_related("app", "workspace").filter(pk=secret.pk).first())
     if locked is None:
         return
     user = _user(actor)
-    audit.record(locked.workspace, actor=actor,
-                 actor_label="" if user else _label(actor, actor_label),
-                 action="secret.delete", target_type="secret", target_name=locked.name,
-                 target_id=str(locked.pk),
-                 scope=locked.scope_label, changes={"version": locked.version})
+    if audited:
+        audit.record(locked.workspace, actor=actor,
+                     actor_label="" if user else _label(actor, actor_label),
+                     action="secret.delete", target_type="secret", target_name=locked.name,
+                     target_id=str(locked.pk), scope=locked.scope_label,
+                     changes={"version": locked.version})
     locked.delete()
 
 
 def delete_secret_named(workspace: Workspace, name: str, *, actor: Any, app: App | None = None,
-                        actor_label: str = "") -> bool:
+                        actor_label: str = "", audited: bool = True) -> bool:
     """Delete the secret of exactly this scope if it exists. True when one was deleted."""
     secret = get_secret(workspace, name, app=app)
     if secret is None:
         return False
-    delete_secret(secret, actor=actor, actor_label=actor_label)
+    delete_secret(secret, actor=actor, actor_label=actor_label, audited=audited)
     return True
 
 

@@ -239,9 +239,9 @@ def entries(workspace: Workspace, *, actor: str = "", action: str = "", target_t
     if target_type:
         qs = qs.filter(target_type=target_type)
     tz = timezone.get_current_timezone()
-    if since:
+    if since and since > date(1900, 1, 1):  # earlier: no bound (and no year-1 arithmetic)
         qs = qs.filter(created_at__gte=datetime.combine(since, datetime.min.time(), tz))
-    if until:
+    if until and until < date(9999, 12, 31):
         qs = qs.filter(created_at__lt=datetime.combine(until + timedelta(days=1),
                                                        datetime.min.time(), tz))
     return qs.order_by("-created_at", "-id")

@@ -42,6 +42,7 @@ ROLE_FOR: dict[str, str] = {
     "allow_anonymous_calls": Role.ADMIN,
     "manage_members": Role.ADMIN,
     "manage_workspace": Role.ADMIN,
+    "view_audit": Role.ADMIN,  # the audit trail: who changed what (page, CSV, admin API)
     "change_plan": Role.OWNER,
     "delete_workspace": Role.OWNER,
     "manage_integrations": Role.ADMIN,

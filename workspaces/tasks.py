@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import services
+from . import audit, services
 from .models import Workspace
 
 
@@ -20,3 +20,11 @@ def grant_monthly_credits() -> int:
         services.grant_monthly_credits(workspace)
         count += 1
     return count
+
+
+@shared_task
+def prune_audit_entries() -> int:
+    """Beat (daily): delete audit entries older than AUDIT_RETENTION_DAYS, in batches."""
+    from django.conf import settings
+
+    return audit.prune(batch_size=settings.AUDIT_PRUNE_BATCH_SIZE)

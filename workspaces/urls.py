@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import audit_views, views
 from .forms import EmailAuthenticationForm, QueuedPasswordResetForm
 
 urlpatterns = [
@@ -32,5 +32,6 @@ urlpatterns = [
          views.invitation_revoke, name="invitation-revoke"),
     path("w/<str:workspace_id>/apps/", views.apps, name="apps"),
     path("w/<str:workspace_id>/apps/<str:app_id>/", views.app_detail, name="app-detail"),
-    path("w/<str:workspace_id>/credits/", views.credits_page, name="credits"),
+    path("w/<str:workspace_id>/audit/", audit_views.audit_page, name="workspace-audit"),
+    path("w/<str:workspace_id>/audit.csv", audit_views.audit_csv, name="workspace-audit-csv"),
 ]

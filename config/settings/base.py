@@ -226,7 +226,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.check_integration_specs",
         "schedule": 60 * 60 * 24,
     },
+    "audit-retention": {
+        "task": "workspaces.tasks.prune_audit_entries",
+        "schedule": 60 * 60 * 24,
+    },
 }
+# Audit trail (workspaces.audit): entries older than this many days are pruned daily, in
+# batches (0 keeps everything). Target links are resolved by config (it knows every app).
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+AUDIT_PRUNE_BATCH_SIZE = 1000
+AUDIT_TARGET_LINKS = "config.audit_links.target_links"
 
 CACHES = {
     "default": (

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views as v
+from .audit import AuditListView
 
 v1 = [
     path("workspaces/", v.WorkspaceListView.as_view(), name="api-workspaces"),
@@ -22,6 +23,7 @@ v1 = [
     path("workspaces/<str:workspace_id>/apps/<str:app_id>/service-tokens/<int:token_id>/",
          v.ServiceTokenDetailView.as_view(), name="api-service-token"),
     path("workspaces/<str:workspace_id>/credits/", v.CreditsView.as_view(), name="api-credits"),
+    path("workspaces/<str:workspace_id>/audit/", AuditListView.as_view(), name="api-audit"),
     path("tokens/", v.PersonalTokenListView.as_view(), name="api-tokens"),
     path("tokens/<int:token_id>/", v.PersonalTokenDetailView.as_view(), name="api-token"),
 ]
