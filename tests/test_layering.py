@@ -167,3 +167,31 @@ def test_the_workspace_navigation_is_registered_by_each_floor() -> None:
         ("Connectors", "connectors"), ("Credits", "credits"), ("Members", "members"),
         ("Settings", "workspace-settings"),
     ]
+
+
+@pytest.mark.parametrize("app", ["workspaces", "catalog"])
+def test_services_queue_tasks_by_name_and_never_import_them(app: str) -> None:
+    """Tasks call services; services queue tasks through workspaces.enqueue (by name)."""
+    tree = ast.parse((ROOT / app / "services.py").read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            imported |= ({f"{module}.{a.name}" if module else a.name for a in node.names}
+                         if node.level else {module})
+        elif isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names}
+    assert not {m for m in imported if m == "tasks" or m.endswith(".tasks")
+                or m.startswith("tasks.") or ".tasks." in m}, imported
+
+
+@pytest.mark.django_db
+def test_a_queued_task_is_the_registered_one(monkeypatch) -> None:
+    from workspaces import enqueue, tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.send_email, "delay", lambda *args: sent.append(args))
+    enqueue.delay("workspaces.tasks.send_email", 7)
+    assert sent == [(7,)]
+    with pytest.raises(KeyError):
+        enqueue.delay("workspaces.tasks.no_such_task", 7)
