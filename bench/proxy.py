@@ -405,47 +405,80 @@ def direct_request(slug: str) -> tuple[str, str, bytes, dict[str, str]]:
 
 
 PROFILE_SCRIPT = """
-import cProfile, io, json, pstats, sys, django
+import cProfile, json, pstats, sys, time, django
 django.setup()
 from django.db import connection
 from django.test import Client
-ids = json.loads(sys.argv[1]); n = int(sys.argv[2])
+ids = json.loads(sys.argv[1]); n = int(sys.argv[2]); top = int(sys.argv[3])
 client = Client()
 url = f"/api/apps/{ids['app_id']}/integrations/custom/d0/get:/items/{{id}}"
 body = json.dumps({"path_params": {"id": 7}, "query_params": {"expand": True}})
 hdrs = {"HTTP_AUTHORIZATION": "Bearer " + ids["token"], "HTTP_X_APP_ID": ids["app_id"],
         "HTTP_HOST": "127.0.0.1"}
-for _ in range(30):
-    assert client.post(url, body, content_type="application/json", **hdrs).status_code == 200
+def call():
+    response = client.post(url, body, content_type="application/json", **hdrs)
+    assert response.status_code == 200 and b'"success":true' in response.content, response
+for _ in range(50):
+    call()
 count = [0]
 def counter(execute, sql, params, many, context):
     count[0] += 1
     return execute(sql, params, many, context)
 with connection.execute_wrapper(counter):
     for _ in range(50):
-        client.post(url, body, content_type="application/json", **hdrs)
+        call()
 sql_per_call = count[0] / 50
-prof = cProfile.Profile()
+cpu0, wall0 = time.process_time(), time.perf_counter()
+for _ in range(n):
+    call()
+cpu_ms = (time.process_time() - cpu0) / n * 1000
+wall_ms = (time.perf_counter() - wall0) / n * 1000
+prof = cProfile.Profile(time.process_time)  # CPU time: waits on sockets don't count
 prof.enable()
 for _ in range(n):
-    client.post(url, body, content_type="application/json", **hdrs)
+    call()
 prof.disable()
-out = io.StringIO()
-stats = pstats.Stats(prof, stream=out)
-stats.sort_stats("tottime").print_stats(18)
-rows = []
-for (fn, line, name), (cc, nc, tt, ct, _) in sorted(stats.stats.items(),
-                                                   key=lambda kv: -kv[1][3])[:40]:
-    rows.append((ct / n * 1000, tt / n * 1000, f"{fn.split('site-packages/')[-1]}:{line}({name})"))
-print(json.dumps({"sql_per_call": sql_per_call, "tottime": out.getvalue(),
-                  "cumulative": rows}))
+stats = pstats.Stats(prof).stats
+def where(fn, line, name):
+    fn = fn.split("site-packages/")[-1]
+    for root in sys.path:
+        if root and fn.startswith(root + "/"):
+            fn = fn[len(root) + 1:]
+    return f"{fn}:{line}({name})" if line else name
+def rows(index):
+    ranked = sorted(stats.items(), key=lambda kv: -kv[1][index])[:top]
+    return [{"cum_ms": round(ct / n * 1000, 3), "own_ms": round(tt / n * 1000, 3),
+             "calls": round(nc / n, 2), "where": where(*key)}
+            for key, (cc, nc, tt, ct, _) in ranked]
+print(json.dumps({"calls": n, "sql_per_call": sql_per_call, "cpu_ms_per_call": cpu_ms,
+                  "wall_ms_per_call": wall_ms, "cumulative": rows(3), "own": rows(2)}))
 """
 
 
-def profile(env: dict[str, str], ids: dict[str, str], n: int) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-c", PROFILE_SCRIPT, json.dumps(ids), str(n)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+def profile(env: dict[str, str], ids: dict[str, str], n: int, top: int = 15) -> dict[str, Any]:
+    """N warm proxied calls in one process through the whole Django stack (middleware, DRF,
+    token check, proxy, ledger, call log; the real upstream over a socket, the pool like
+    under gunicorn): SQL per call, CPU ms per call (without the profiler), and the top
+    entries of a cProfile run (CPU time) by cumulative and by own time."""
+    done = subprocess.run([sys.executable, "-c", PROFILE_SCRIPT, json.dumps(ids), str(n),
+                           str(top)], cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"profile run failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def print_profile(prof: dict[str, Any]) -> None:
+    print(f"\nprofile of {prof['calls']} warm proxied calls (in process: Django test client, "
+          "the whole middleware and view stack, instant upstream over a socket):")
+    print(f"  CPU {prof['cpu_ms_per_call']:.2f} ms per call (wall "
+          f"{prof['wall_ms_per_call']:.2f} ms), {prof['sql_per_call']:.1f} SQL statements "
+          "per call")
+    for title in ("cumulative", "own"):
+        print(f"\n  top {len(prof[title])} by {title} CPU time, ms per call:")
+        print(f"  {'cum ms':>8} {'own ms':>8} {'calls':>6}  where")
+        for row in prof[title]:
+            print(f"  {row['cum_ms']:>8.3f} {row['own_ms']:>8.3f} {row['calls']:>6g}  "
+                  f"{row['where']}")
 
 
 def stalled(args: argparse.Namespace, ids: dict[str, Any], portal_port: int, server: Server,
@@ -490,6 +523,11 @@ def main() -> None:
     parser.add_argument("--cells", default="", help="only these cells, e.g. 100x64,1000x1000")
     parser.add_argument("--skip-stall", action="store_true", help="no stalled-upstream run")
     parser.add_argument("--skip-profile", action="store_true", help="no cProfile run")
+    parser.add_argument("--profile", type=int, metavar="N", default=0,
+                        help="only profile N warm proxied calls in process (no sweep): CPU "
+                             "ms and SQL statements per call, top entries by cumulative and "
+                             "own CPU time")
+    parser.add_argument("--top", type=int, default=15, help="profile entries shown (15)")
     args = parser.parse_args()
     seconds = args.seconds or (3.0 if args.quick else 8.0)
     cells = CELLS
@@ -506,8 +544,21 @@ def main() -> None:
     upstream.start()
     env = portal_env(db_url, redis_url, upstream_port)
     ids = prepare_database(env, args.keep_db, upstream_port)
-    prof = ({"sql_per_call": 0, "tottime": "", "cumulative": []} if args.skip_profile
-            else profile({**env, "DB_POOL_MAX_SIZE": "0"}, ids["app"], 300))
+    # the pool as under gunicorn (config/gunicorn.conf.py), so its borrow/return is counted
+    profile_env = {**env, "DB_POOL_MAX_SIZE": "2"}
+    if args.profile:
+        try:
+            prof = profile(profile_env, ids["app"], args.profile, args.top)
+        finally:
+            upstream.terminate()
+        print_profile(prof)
+        if args.json:
+            Path(args.json).write_text(json.dumps({"profile": prof}, indent=2))
+            print(f"\nwrote {args.json}")
+        return
+    prof = ({"calls": 0, "sql_per_call": 0, "cpu_ms_per_call": 0, "wall_ms_per_call": 0,
+             "cumulative": [], "own": []} if args.skip_profile
+            else profile(profile_env, ids["app"], 300, args.top))
     gunicorn = start_gunicorn(env, portal_port, args)
     server = Server(gunicorn.pid, db_url)
     base = f"http://127.0.0.1:{portal_port}"
@@ -577,8 +628,7 @@ def main() -> None:
         "pg_connections_max": server.peak_pg,
         "server": {"cores": cores, "workers": args.workers, "worker_class": args.worker_class,
                    "seconds": seconds, "load_average_end": round(load_end, 2)},
-        "profile_top": [{"cum_ms": round(c, 3), "own_ms": round(t, 3), "where": w}
-                        for c, t, w in prof["cumulative"][:25]],
+        "profile": prof,
     }
 
     print(f"\nproxy bench: {cores} CPUs, gunicorn {args.workers} x {args.worker_class}, "
@@ -610,9 +660,8 @@ def main() -> None:
               f"calls/s (idle {stall['other_app_idle_rps']:.0f}, {stall['other_app_errors']} "
               "errors)")
     print(f"load average at the end: {load_end:.2f}")
-    print("\ncProfile of a proxied call (in process, Django test client, instant upstream), "
-          "top by own time:")
-    print("\n".join(prof["tottime"].splitlines()[:40]))
+    if prof["calls"]:
+        print_profile(prof)
 
     print("\ngoals:")
     cell = {(r["delay_ms"], r["concurrency"]): r for r in rows}

@@ -7,7 +7,8 @@ a fresh access token (refresh first when expiring), check the URL with the SSRF 
 the provider's price through the credit ledger (402 when short), send through
 ``integrations.egress`` without following redirects, refund when nothing was sent
 (``not_sent``). Provider and transport outcomes are 200 envelopes; every call past
-authentication writes one ``CallLog`` row (``integration_slug = "connector:<type>"``).
+authentication writes one ``CallLog`` row (``integration_slug = "connector:<type>"``) through
+``integrations.calllog``, the proxy's writer (after the response).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
 
-from integrations import bulkhead, egress, ratelimit, runtime
+from integrations import bulkhead, calllog, egress, ratelimit, runtime
 from integrations.models import CallLog
 from integrations.proxy import REQUEST_ID_HEADER, bulkhead_refusal
 from workspaces import credits
@@ -179,7 +180,7 @@ def handle(app: App, integration_type: str, payload: Any, *, caller_kind: str,
                             exc.headers)
     finally:
         status = result.status if result is not None else 500
-        CallLog.objects.create(
+        calllog.write(CallLog(
             request_id=request_id, workspace_id=app.workspace_id, app=app, integration=None,
             integration_slug=f"connector:{integration_type}"[:60],
             operation=record.operation[:600], caller_kind=caller_kind, phase=record.phase,
@@ -187,7 +188,7 @@ def handle(app: App, integration_type: str, payload: Any, *, caller_kind: str,
             error_code=(record.error_code or ("" if result else "server_error"))[:50],
             latency_ms=int((time.perf_counter() - started) * 1000),
             request_bytes=record.request_bytes, response_bytes=record.response_bytes,
-            credits=record.credits)
+            credits=record.credits))
     result.headers[REQUEST_ID_HEADER] = request_id
     return result
 

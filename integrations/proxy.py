@@ -19,7 +19,8 @@ anything is sent and without a charge:
 
 Any upstream HTTP answer becomes a 200 envelope ``{success, status_code, data}``; binary
 bodies come back as ``data: null`` + ``data_base64`` + ``content_type``. Every call that got
-past authentication writes one ``CallLog`` row (never header values or bodies).
+past authentication writes one ``CallLog`` row (never header values or bodies) through
+``integrations.calllog``, after the response.
 """
 
 from __future__ import annotations
@@ -38,13 +39,12 @@ from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from workspaces import credits
 from workspaces.models import App
 
-from . import bulkhead, egress, ratelimit, runtime
+from . import bulkhead, calllog, egress, ratelimit, runtime
 from .models import CallLog, WorkspaceIntegration
 
 log = logging.getLogger(__name__)
@@ -690,51 +690,9 @@ def _touch(ref: runtime.IntegrationRef) -> None:
         WorkspaceIntegration.objects.filter(pk=ref.id).update(last_used_at=now)
 
 
-@lru_cache(maxsize=1)
-def _log_insert() -> tuple[str, tuple[Any, ...]]:
-    opts = CallLog._meta
-    fields = tuple(f for f in opts.concrete_fields if not f.primary_key)
-    qn = connection.ops.quote_name
-    # only quoted identifiers from the model's meta are interpolated; values are parameters
-    sql = (f"INSERT INTO {qn(opts.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
-           f"VALUES ({', '.join(['%s'] * len(fields))})")
-    return sql, fields
-
-
-#: Sent in the same round trip as the call log's INSERT (one implicit transaction).
-_ASYNC_COMMIT = "SET LOCAL synchronous_commit TO OFF; "
-
-
-def _async_commit_ok() -> bool:
-    """The call log row may be committed without waiting for the WAL flush: PostgreSQL, in
-    autocommit (never inside someone's transaction), client-side parameter binding (so two
-    statements can share one round trip), and not turned off by ``PROXY_LOG_ASYNC_COMMIT``."""
-    return (
-        connection.vendor == "postgresql"
-        and getattr(settings, "PROXY_LOG_ASYNC_COMMIT", True)
-        and not connection.in_atomic_block
-        and not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
-    )
-
-
-def _insert_log(row: CallLog) -> None:
-    """``row.save()`` without the ORM's per-call query building (one INSERT per proxied
-    call): the same columns, defaults and ``auto_now_add``, prepared by the model's fields.
-
-    On PostgreSQL the row is committed asynchronously (``synchronous_commit = off`` for this
-    one statement): the call does not wait for a disk flush of its log row. A database crash
-    can lose at most the last fraction of a second of log rows, never corrupt anything; the
-    ledger's charge (the billing record) is committed durably as always.
-    """
-    sql, fields = _log_insert()
-    params = [f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(_ASYNC_COMMIT + sql if _async_commit_ok() else sql, params)
-
-
 def _write_log(app: App, *, caller_kind: str, slug: str, request_id: str, record: _Record,
                response_status: int, latency_ms: int) -> None:
-    _insert_log(CallLog(
+    calllog.write(CallLog(
         request_id=request_id,
         workspace_id=app.workspace_id,
         app=app,

@@ -13,6 +13,7 @@ import pytest
 from integrations import services
 from integrations.models import CallLog, SpecImport, WorkspaceIntegration
 from tests.e2e.conftest import Portal, run_sdk
+from tests.integrations.calllog_support import wait_for_rows
 from tests.integrations.egress_support import Handler, slow
 from workspaces import credits
 from workspaces import services as ws_services
@@ -93,7 +94,7 @@ def test_calls_through_the_real_sdk(sdk_node: str, portal: Portal, setup: dict[s
     assert all(s.headers["x-api-key"] == CANARY and s.headers["x-tenant"] == "acme"
                for s in seen)
     assert not any("sbs_" in v or "Bearer" in v for s in seen for v in s.headers.values())
-    rows = list(CallLog.objects.order_by("id"))
+    rows = list(wait_for_rows(CallLog.objects.order_by("id"), 3))  # written after the answers
     assert [(r.caller_kind, r.status_code, r.credits) for r in rows] == [
         ("app_user", 200, 1), ("service", 404, 1), ("app_user", 200, 1)]
     assert WorkspaceIntegration.objects.get(slug="petstore").last_used_at is not None
@@ -190,6 +191,6 @@ def test_credits_are_exact_across_gunicorn_processes(sdk_node: str, portal: Port
     assert credits.balance(ws) == 0
     assert len(portal.upstream.seen) == 10
     assert CreditEntry.objects.filter(workspace=ws, kind="usage").count() == 10
-    logged = CallLog.objects.filter(workspace=ws)
+    logged = wait_for_rows(CallLog.objects.filter(workspace=ws), 24)
     assert logged.count() == 24 and sum(r.credits for r in logged) == 10
     assert logged.filter(response_status=402).count() == 14

@@ -15,6 +15,7 @@ from django.db import connection
 
 from integrations.models import CallLog
 from tests.integrations import load_support as ps
+from tests.integrations.calllog_support import wait_for_rows
 from tests.integrations.egress_support import Upstream
 from workspaces.models import CreditEntry
 
@@ -96,7 +97,7 @@ def test_more_waiting_calls_than_pool_connections_all_succeed(portal: str, upstr
     assert all(r[2]["success"] is True for r in calls.results)
     assert 1 <= watcher.peak <= POOL, f"PostgreSQL saw {watcher.peak} portal connections"
     # every call was charged once and logged as answered
-    rows = CallLog.objects.filter(app=caller.app)
+    rows = wait_for_rows(CallLog.objects.filter(app=caller.app), CALLS)  # after the answers
     assert rows.count() == CALLS
     assert set(rows.values_list("phase", flat=True)) == {CallLog.Phase.RESPONDED}
     charged = CreditEntry.objects.filter(workspace=caller.workspace, amount__lt=0)
