@@ -10,3 +10,4 @@ class IntegrationsConfig(AppConfig):
 
         panels.register_nav("Integrations", "integrations", 20)
         panels.register_nav("Calls", "calls", 30)
+        panels.register_nav("Credits", "workspace-credits", 80)

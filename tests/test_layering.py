@@ -164,7 +164,7 @@ def test_the_workspace_navigation_is_registered_by_each_floor() -> None:
     assert panels.nav_sections() == [
         ("Apps", "apps"), ("Integrations", "integrations"), ("Calls", "calls"),
         ("Custom APIs", "custom-apis"), ("Secrets", "secrets"), ("Catalog", "catalog"),
-        ("Connectors", "connectors"), ("Credits", "credits"), ("Members", "members"),
+        ("Connectors", "connectors"), ("Credits", "workspace-credits"), ("Members", "members"),
         ("Settings", "workspace-settings"),
     ]
 

@@ -23,7 +23,8 @@ Registering the same name again replaces the panel (``ready()`` may run twice in
 
 The workspace navigation (``base.html``'s section links, ``context_processors.workspace_nav``)
 works the same way: ``register_nav(label, url_name, order)``, a URL name taking the workspace
-id; the ground floor's own sections (Apps, Credits, Members, Settings) are registered here.
+id; the ground floor's own sections (Apps, Members, Settings) are registered here (Credits, which
+reads the call log, by ``integrations``).
 """
 
 from __future__ import annotations
@@ -85,6 +86,5 @@ def nav_sections() -> list[tuple[str, str | None]]:
 
 
 register_nav("Apps", "apps", 10)
-register_nav("Credits", "credits", 80)
 register_nav("Members", "members", 90)
 register_nav("Settings", "workspace-settings", 100)

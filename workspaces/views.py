@@ -7,14 +7,13 @@ from typing import Any, TypeVar
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
-from . import credits, services
+from . import services
 from .access import (
     can_manage_app,
     get_workspace_for,
@@ -33,7 +32,7 @@ from .forms import (
     WorkspaceForm,
     add_service_error,
 )
-from .models import App, AppServiceToken, CreditEntry, Invitation, Membership, PersonalAccessToken
+from .models import App, AppServiceToken, Invitation, Membership, PersonalAccessToken
 from .plans import PLANS
 
 TokenT = TypeVar("TokenT", AppServiceToken, PersonalAccessToken)
@@ -342,18 +341,7 @@ def app_detail(request: HttpRequest, workspace_id: str, app_id: str) -> HttpResp
     })
 
 
-# --- credits ----------------------------------------------------------------------------------
-
-
-@login_required
-def credits_page(request: HttpRequest, workspace_id: str) -> HttpResponse:
-    m = get_workspace_for(request.user, workspace_id)
-    entries = CreditEntry.objects.filter(workspace=m.workspace).order_by("-created_at", "-id")
-    page = Paginator(entries, 25).get_page(request.GET.get("page"))
-    return render(request, "workspaces/credits.html", {
-        "workspace": m.workspace, "membership": m, "page": page,
-        "balance": credits.balance(m.workspace),
-    })
+# The Credits page is integrations.credits_views (it reads the call log).
 
 
 # --- personal access tokens -------------------------------------------------------------------

@@ -52,11 +52,11 @@ def test_credits_page_lists_newest_first_paginated(client, personas):
     for i in range(30):
         credits.charge(ws, 1, reason=f"call #{i}", idempotency_key=f"p{i}")
     client.force_login(personas.member)
-    page1 = client.get(f"/w/{ws.public_id}/credits/").content.decode()
+    page1 = client.get(f"/w/{ws.public_id}/credits/?view=ledger").content.decode()
     assert "1,970" in page1
     assert page1.index("call #29") < page1.index("call #28")
     assert "call #0" not in page1
-    page2 = client.get(f"/w/{ws.public_id}/credits/?page=2").content.decode()
+    page2 = client.get(f"/w/{ws.public_id}/credits/?view=ledger&page=2").content.decode()
     assert "call #0" in page2
 
 
