@@ -53,15 +53,35 @@ class AuditEntrySerializer(serializers.ModelSerializer):
                 "scope": entry.scope}
 
 
+class _Given:
+    """A query parameter sent empty (``?since=``) is checked like any value (DRF would treat
+    it as absent): the schema says a date is a date."""
+
+    def get_value(self, dictionary: Any) -> Any:
+        return dictionary.get(self.field_name, serializers.empty)
+
+
+class _Date(_Given, serializers.DateField):
+    pass
+
+
+class _Pattern(_Given, serializers.RegexField):
+    pass
+
+
+class _Text(_Given, serializers.CharField):
+    pass
+
+
 class AuditQuerySerializer(serializers.Serializer):
-    actor = serializers.RegexField(ACTOR_PATTERN, required=False, max_length=40, help_text=(
+    actor = _Pattern(ACTOR_PATTERN, required=False, max_length=40, help_text=(
         "A user id, or an actor kind (user, personal_token, service_token, app_user, "
         "staff_reviewer, system)."))
-    action = serializers.CharField(required=False, max_length=60, help_text=(
+    action = _Text(required=False, max_length=60, help_text=(
         'An action (member.invite), or a prefix ending in "." (member.).'))
-    target_type = serializers.CharField(required=False, max_length=60)
-    since = serializers.DateField(required=False, help_text="From this day (included).")
-    until = serializers.DateField(required=False, help_text="Up to this day (included).")
+    target_type = _Text(required=False, max_length=60)
+    since = _Date(required=False, help_text="From this day (included).")
+    until = _Date(required=False, help_text="Up to this day (included).")
 
 
 class AuditPagination(CursorPagination):
