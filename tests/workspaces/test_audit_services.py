@@ -331,3 +331,36 @@ def test_existing_rows_survive_the_actor_migration(personas):
     assert all(AuditEntry.objects.get(pk=r.pk).target_id == app.public_id for r in rows)
     user_row.refresh_from_db()
     assert user_row.actor_kind == "user" and user_row.actor_label == personas.owner.email
+
+
+def test_an_integration_refresh_writes_exactly_one_entry(personas):
+    """Refresh from the URL (a real HTTP server on 127.0.0.1), then apply: one entry."""
+    import json
+
+    from tests.integrations.egress_support import Upstream
+    from tests.integrations.wizard_support import CONTACTS_V1, contacts_v2, egress_to, serve
+
+    upstream = Upstream()
+    try:
+        url = serve(upstream, "/audit/spec.json", json.dumps(CONTACTS_V1))
+        with egress_to(upstream):
+            spec_import = integrations.start_url_import(personas.workspace, actor=personas.admin,
+                                                        url=url)
+            integrations.run_import(spec_import.pk)
+        spec_import.refresh_from_db()
+        integration = make_integration(
+            personas.workspace, personas.admin, spec_import=spec_import,
+            keys=["get:/contacts", "post:/contacts", "delete:/contacts/{id}"])
+        serve(upstream, "/audit/spec.json", json.dumps(contacts_v2()))
+        with egress_to(upstream):
+            refresh = integrations.start_refresh(integration, actor=personas.admin)
+            integrations.run_import(refresh.pk)
+        refresh.refresh_from_db()
+        last = AuditEntry.objects.order_by("-id").values_list("id", flat=True).first()
+        integrations.apply_refresh(integration, refresh, actor=personas.admin)
+    finally:
+        upstream.close()
+    new = list(AuditEntry.objects.filter(id__gt=last))
+    assert [e.action for e in new] == ["integration.refresh"]
+    assert new[0].changes["operations_removed"] == ["delete:/contacts/{id}"]
+    assert new[0].target_id == integration.public_id and new[0].actor == personas.admin
