@@ -105,6 +105,7 @@ class Series:
     app_id: str | None = None  # for a link to the Calls page
     integration: str | None = None
     url: str = ""
+    color: str = ""
 
 
 def chart_series(rows: list[UsageRow], window: Window, by: str) -> list[Series]:

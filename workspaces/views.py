@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from django.contrib import messages
@@ -10,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
@@ -73,12 +75,33 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("apps", workspace_id=m.workspace.public_id)
 
 
+def _invitation_from_next(request: HttpRequest, next_url: str) -> Invitation | None:
+    """The invitation a sign-up or sign-in continues (``next=/invite/<public id>/``), when this
+    browser opened it with its token (the session remembers that; the token itself is never
+    kept). Anyone else gets None: a public id alone reveals no address."""
+    match = INVITATION_PATH.fullmatch(next_url or "")
+    if not match or match.group(1) not in request.session.get(OPENED_INVITATIONS_KEY, []):
+        return None
+    try:
+        return services.opened_invitation(match.group(1))
+    except services.ServiceError:
+        return None
+
+
 @sensitive_post_parameters("password")
 @sensitive_variables()
 def signup(request: HttpRequest) -> HttpResponse:
+    """Sign-up; from an invitation (``?next=/invite/<id>/``, opened in this browser) the
+    address is filled in and a new account with that address joins the workspace at once."""
     if request.user.is_authenticated:
         return redirect("home")
-    form = SignUpForm(request.POST or None)
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        next_url = ""
+    invitation = _invitation_from_next(request, next_url)
+    initial = {"email": invitation.email} if invitation else None
+    form = SignUpForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             user = services.sign_up(email=form.cleaned_data["email"],
@@ -88,9 +111,22 @@ def signup(request: HttpRequest) -> HttpResponse:
             add_service_error(form, exc)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            if invitation is not None and invitation.email.lower() == user.email.lower():
+                try:
+                    joined = services.accept_invitation(invitation, actor=user)
+                except services.ServiceError as exc:
+                    messages.error(request, exc.message)
+                else:
+                    request.session[OPENED_INVITATIONS_KEY] = [
+                        p for p in request.session.get(OPENED_INVITATIONS_KEY, [])
+                        if p != invitation.public_id]
+                    messages.success(request, f"Welcome to Switchboard. You joined "
+                                              f"{joined.workspace.name}.")
+                    return redirect("apps", workspace_id=joined.workspace.public_id)
             messages.success(request, "Welcome to Switchboard. This is your personal workspace.")
-            return redirect("home")
-    return render(request, "registration/signup.html", {"form": form})
+            return redirect(next_url or "home")
+    return render(request, "registration/signup.html", {
+        "form": form, "next": next_url, "invitation": invitation})
 
 
 @login_required
@@ -161,21 +197,28 @@ def members(request: HttpRequest, workspace_id: str) -> HttpResponse:
         require_role(m, "manage_members")
         if form.is_valid():
             try:
-                services.invite(ws, actor=request.user, email=form.cleaned_data["email"],
-                                role=form.cleaned_data["role"],
-                                link_base=request.build_absolute_uri("/"))
+                inv = services.invite(ws, actor=request.user, email=form.cleaned_data["email"],
+                                      role=form.cleaned_data["role"],
+                                      link_base=request.build_absolute_uri("/"))
             except services.ServiceError as exc:
                 add_service_error(form, exc)
             else:
                 messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
+                # the link, for the admin to copy (chat, another mail), on the next page only:
+                # it is never stored, and a later visit can't show it again
+                request.session[NEW_INVITE_KEY] = {
+                    "email": inv.email, "link": services.invitation_link(
+                        inv, request.build_absolute_uri("/"))}
                 return redirect("members", workspace_id=workspace_id)
     can_manage = m.has_role("admin")
+    new_invite = request.session.pop(NEW_INVITE_KEY, None) if request.method == "GET" else None
     return render(request, "workspaces/members.html", {
         "workspace": ws, "membership": m, "form": form, "can_manage": can_manage,
         "members": ws.memberships.select_related("user").order_by("user__email"),
         "invitations": ws.invitations.filter(accepted_at=None, revoked_at=None)
         if can_manage else [],
         "role_choices": RoleForm.base_fields["role"].choices,
+        "new_invite": new_invite if can_manage else None,
     })
 
 
@@ -229,6 +272,8 @@ def invitation_revoke(request: HttpRequest, workspace_id: str, invitation_id: in
 
 
 OPENED_INVITATIONS_KEY = "opened_invitations"
+INVITATION_PATH = re.compile(r"/invite/([0-9a-f]{24})/")
+NEW_INVITE_KEY = "show_once_invite"
 
 
 @sensitive_post_parameters("token")
@@ -262,7 +307,8 @@ def invitation(request: HttpRequest, public_id: str) -> HttpResponse:
         return render(request, page, {"error": exc.message}, status=400)
     if not request.user.is_authenticated:
         return render(request, page, {"invitation": inv, "login_url": reverse("login"),
-                                      "next": request.path})
+                                      "next": request.path,
+                                      "signup_url": reverse("signup")})
     if action == "accept":
         try:
             membership = services.accept_invitation(inv, actor=request.user)

@@ -136,9 +136,12 @@ def test_the_chart_is_a_pygal_svg_with_its_own_strict_policy(client, personas, u
     svg = response.content
     root = ElementTree.fromstring(svg)  # well-formed: names are escaped
     assert root.tag.endswith("svg") and b"pygal" in svg
-    assert b"<script" not in svg
+    assert b"<script" not in svg and b"style=" not in svg  # no script, no style attribute
     texts = " ".join(t.text or "" for t in root.iter() if t.tag.endswith("text"))
-    assert "Backoffice (10)" in texts and "Storefront (4)" in texts
+    assert "Credits per day, by app" in texts
+    # one bar value per day per series: Backoffice 10 two days ago; Storefront 1, then 3 today
+    values = [int(v) for v in re.findall(rb'<desc class="value">(\d+)</desc>', svg)]
+    assert len(values) == 2 * 30 and sorted(v for v in values if v) == [1, 3, 10]
     policy = response["Content-Security-Policy"]
     assert "unsafe-inline" not in policy and "script-src" not in policy
     assert policy.startswith("default-src 'none'")
