@@ -11,3 +11,9 @@ class IntegrationsConfig(AppConfig):
         panels.register_nav("Integrations", "integrations", 20)
         panels.register_nav("Calls", "calls", 30)
         panels.register_nav("Credits", "workspace-credits", 80)
+
+        from workspaces import plan_impact
+
+        from .usage import plan_downgrade_impact
+
+        plan_impact.register("integrations", plan_downgrade_impact)

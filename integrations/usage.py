@@ -214,3 +214,33 @@ def activity(workspace: Workspace, window: Window, rows: list[UsageRow]) -> list
     out.sort(key=lambda a: (a.day, a.when is None, a.when.timestamp() if a.when else 0),
              reverse=True)
     return out
+
+
+# --- what a downgrade stops (workspaces.plan_impact) -------------------------------------------
+
+
+def plan_downgrade_impact(workspace: Workspace, new: object) -> list[str]:
+    """The workspace integrations a plan without them makes unmanageable, and the apps that
+    called them in the last 30 days (their calls keep working: the proxy doesn't check the
+    plan)."""
+    from .models import WorkspaceIntegration
+
+    if getattr(new, "workspace_integrations", True):
+        return []
+    slugs = list(WorkspaceIntegration.objects.filter(workspace=workspace)
+                 .order_by("slug").values_list("slug", flat=True))
+    if not slugs:
+        return []
+    shown = ", ".join(slugs[:8]) + (f" and {len(slugs) - 8} more" if len(slugs) > 8 else "")
+    lines = [f"{len(slugs)} workspace integration{'s' if len(slugs) != 1 else ''} ({shown}): "
+             "their pages and the admin API answer “plan required”; none can be added, "
+             "edited or deleted. They are kept, and come back with an upgrade."]
+    since = timezone.now() - timedelta(days=30)
+    apps = sorted(set(CallLog.objects.filter(workspace=workspace, created_at__gte=since,
+                                             integration__isnull=False, app__isnull=False)
+                      .values_list("app__name", flat=True)))
+    if apps:
+        lines.append(f"Apps that called them in the last 30 days ({', '.join(apps[:8])}"
+                     f"{' and more' if len(apps) > 8 else ''}) keep calling them, but nobody "
+                     "can change their configuration (headers, operations, base URL).")
+    return lines

@@ -15,7 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
-from . import services
+from . import plan_impact, services
 from .access import (
     can_manage_app,
     get_workspace_for,
@@ -34,7 +34,7 @@ from .forms import (
     WorkspaceForm,
     add_service_error,
 )
-from .models import App, AppServiceToken, Invitation, Membership, PersonalAccessToken
+from .models import App, AppServiceToken, Invitation, Membership, PersonalAccessToken, Plan
 from .plans import PLANS
 
 TokenT = TypeVar("TokenT", AppServiceToken, PersonalAccessToken)
@@ -161,6 +161,7 @@ def workspace_settings(request: HttpRequest, workspace_id: str) -> HttpResponse:
                          initial={"name": ws.name})
     plan_form = PlanForm(request.POST if request.POST.get("action") == "plan" else None,
                          initial={"plan": ws.plan})
+    downgrade = None
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "rename":
@@ -171,9 +172,15 @@ def workspace_settings(request: HttpRequest, workspace_id: str) -> HttpResponse:
                 return redirect("workspace-settings", workspace_id=workspace_id)
         elif action == "plan":
             require_role(m, "change_plan")
-            if plan_form.is_valid():
-                change = services.change_plan(ws, actor=request.user,
-                                              plan=plan_form.cleaned_data["plan"])
+            new_plan = plan_form.cleaned_data.get("plan") if plan_form.is_valid() else None
+            lost = (plan_impact.describe(ws, new_plan) if new_plan
+                    and plan_impact.is_downgrade(ws, new_plan) else [])
+            if lost and request.POST.get("confirm") != "yes":
+                # a downgrade says what stops working and asks once more (no JavaScript needed)
+                downgrade = {"plan": new_plan, "label": dict(Plan.choices)[new_plan],
+                             "lines": lost}
+            elif new_plan:
+                change = services.change_plan(ws, actor=request.user, plan=new_plan)
                 granted = (f" {change.credits_granted} credits granted now (the difference to "
                            f"its monthly credits)." if change.credits_granted else "")
                 messages.success(request, f"Plan changed to {ws.get_plan_display()}.{granted}")
@@ -182,6 +189,7 @@ def workspace_settings(request: HttpRequest, workspace_id: str) -> HttpResponse:
         "workspace": ws, "membership": m, "form": form, "plan_form": plan_form,
         "plans": [(key, label, PLANS[key]) for key, label in plan_form.fields["plan"].choices],
         "can_manage": m.has_role("admin"), "is_owner": m.has_role("owner"),
+        "downgrade": downgrade,
     })
 
 

@@ -89,7 +89,10 @@ def test_downgrade_removes_nothing_and_the_page_says_what_stops(client, personas
     credits.charge(ws, 500, reason="calls", idempotency_key="spent-500")
     before = list(CreditEntry.objects.filter(workspace=ws).values_list("pk", flat=True))
     client.force_login(personas.owner)
-    resp = client.post(_settings_url(ws), {"action": "plan", "plan": "free"}, follow=True)
+    asked = client.post(_settings_url(ws), {"action": "plan", "plan": "free"})
+    assert b"Downgrade to Free?" in asked.content  # first it says what stops (issue 14)
+    resp = client.post(_settings_url(ws), {"action": "plan", "plan": "free", "confirm": "yes"},
+                       follow=True)
     assert b"Plan changed to Free" in resp.content
     ws.refresh_from_db()
     assert ws.plan == "free"
