@@ -87,7 +87,8 @@ class _CustomApiFields(forms.Form):
 class CustomApiCreateForm(_CustomApiFields):
     auth_type = forms.ChoiceField(choices=CustomApi.AuthType.choices, label="Auth type")
     username = forms.CharField(max_length=200, required=False, label="User name (basic auth)",
-                               widget=WriteOnlyTextInput(attrs=_value_attrs()),
+                               widget=WriteOnlyTextInput(attrs=_value_attrs(
+                                   **{"data-show-when": "auth_type=basic"})),
                                help_text="Only for basic auth. Stored encrypted with the "
                                          "password.")
     credential = forms.CharField(
