@@ -39,8 +39,8 @@ from workspaces.models import App, Membership, Role, Workspace
 from workspaces.services import ServiceError, queue_email_text
 from workspaces.validation import check_name
 
-from . import egress, openapi, uploads
-from .models import CallLog, IntegrationHeader, SpecImport, WorkspaceIntegration
+from .. import egress, openapi, uploads
+from ..models import CallLog, IntegrationHeader, SpecImport, WorkspaceIntegration
 
 FEATURE = "workspace_integrations"
 
@@ -309,7 +309,7 @@ def import_mode() -> str:
 def _run_in_thread(import_id: int) -> None:
     from django.db import connection
 
-    from .tasks import run_spec_import
+    from ..tasks import run_spec_import
 
     try:
         run_spec_import.apply(args=(import_id,))
@@ -318,7 +318,7 @@ def _run_in_thread(import_id: int) -> None:
 
 
 def _schedule_import(spec_import: SpecImport) -> None:
-    from .tasks import run_spec_import  # tasks import services: import late
+    from ..tasks import run_spec_import  # tasks import services: import late
 
     pk = spec_import.pk
     if import_mode() == "thread":
@@ -1440,7 +1440,7 @@ class OperationView:
 
 def operation_views(integration: WorkspaceIntegration) -> list[OperationView]:
     """The selected operations with an SDK snippet each, from the stored sub-document."""
-    from .snippets import call_params, render_call
+    from ..snippets import call_params, render_call
 
     doc = integration.operations_doc or {}
     listed = {}
