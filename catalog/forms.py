@@ -129,7 +129,8 @@ class ReviewFilterForm(forms.Form):
 
 
 class CatalogFilterForm(forms.Form):
-    q = forms.CharField(required=False, label="Search")
+    q = forms.CharField(required=False, label="Search", widget=forms.TextInput(attrs={
+        "placeholder": "Name, description or slug", "type": "search"}))
     category = forms.ChoiceField(required=False, choices=[("", "Any category"),
                                                           *Category.choices])
 

@@ -265,6 +265,26 @@ def check_secrets(secrets: list[dict[str, Any]], result: CheckResult) -> list[st
     return names
 
 
+# Text of the starter outline (catalog/starter.py) that is meant to be replaced: left as is, the
+# prompt still passes every structural check, so each one warns.
+PLACEHOLDERS = [
+    ("# My Service Integration", "the title is still “My Service Integration”"),
+    ("What this integration does, in one or two sentences.",
+     "the Overview is still the outline's sentence"),
+    ("// Read each declared secret with Deno.env.get(...)",
+     "the backend function is still the outline's stub"),
+    ('Example prompt: "..."', "the Usage & Examples section still has the “...” example"),
+    ("https://example.com/docs", "the resources still link to example.com"),
+]
+
+
+def check_placeholders(prompt: str, result: CheckResult) -> None:
+    found = [what for text, what in PLACEHOLDERS if text in prompt]
+    if found:
+        result.add(WARNING, "placeholder", "Replace the starter outline's placeholder text: "
+                   + "; ".join(found) + ".")
+
+
 def run_checks(*, prompt: str, required_secrets: list[dict[str, Any]] | None = None,
                backend_function: bool = True, doc_links: list[str] | None = None) -> CheckResult:
     result = CheckResult()
@@ -279,6 +299,7 @@ def run_checks(*, prompt: str, required_secrets: list[dict[str, Any]] | None = N
         return result
     sections, blocks, prose = parse(prompt)
     kinds = {s.kind for s in sections}
+    check_placeholders(prompt, result)
 
     # Environment Variables block
     env_sections = [s for s in sections if s.kind == "env"]

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -82,17 +82,21 @@ def catalog(request: HttpRequest, workspace_id: str) -> HttpResponse:
     m = get_workspace_for(request.user, workspace_id)
     tab = request.GET.get("tab", "public")
     form = CatalogFilterForm(request.GET or None)
+    # "installed in N apps" counts this workspace's apps only, in the same query (no N+1)
+    installed = Count("installations", filter=Q(installations__app__workspace=m.workspace),
+                      distinct=True)
     if tab == "private":
-        qs = _filter(services.private_catalog(m.workspace), form)
+        qs = _filter(services.private_catalog(m.workspace), form).annotate(installed=installed)
         rows = [{"integration": i, "content": i} for i in qs]
     else:
         tab = "public"
         qs = _filter(services.public_catalog(), form, prefix="live_revision__").order_by(
-            "live_revision__name")
+            "live_revision__name").annotate(installed=installed)
         rows = [{"integration": i, "content": i.live_revision} for i in qs]
+    filtered = form.is_valid() and any(form.cleaned_data.get(k) for k in ("q", "category"))
     return render(request, "catalog/catalog.html", {
         "workspace": m.workspace, "membership": m, "tab": tab, "rows": rows,
-        "filter_form": form,
+        "filter_form": form, "filtered": filtered,
     })
 
 

@@ -25,3 +25,9 @@ def unread_notifications(user: Any) -> int:
 @register.filter
 def is_url(text: str) -> bool:
     return str(text).startswith(("https://", "http://"))
+
+
+@register.filter
+def action_label(action: str) -> str:
+    """A history entry's action in words: ``request_changes`` -> "Request changes"."""
+    return str(action or "").replace("_", " ").capitalize()

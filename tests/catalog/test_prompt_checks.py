@@ -180,3 +180,22 @@ def test_custom_api_variables_are_not_secrets():
     code = 'Deno.env.get("API_KEY"); Deno.env.get("CUSTOM_API_BILLING_AUTH_HEADER")'
     result = run_checks(prompt=prompt_with(ENV_ONE, code), required_secrets=DECL_ONE)
     assert result.ok and "env_custom_api" in codes(result, "warning")
+
+
+def test_the_untouched_starter_outline_warns_about_its_placeholders():
+    """Issue 14 §4.14: the outline passes the structural checks, so its placeholder text warns
+    (a warning: it does not block saving)."""
+    from catalog.prompt_checks import run_checks
+    from catalog.starter import OUTLINE
+
+    result = run_checks(prompt=OUTLINE)
+    placeholder = [f for f in result.warnings if f.code == "placeholder"]
+    assert len(placeholder) == 1
+    assert "My Service Integration" in placeholder[0].message
+    assert "example.com" in placeholder[0].message
+    edited = (OUTLINE.replace("My Service Integration", "Weather")
+              .replace("What this integration does, in one or two sentences.", "Forecasts.")
+              .replace("// Read each declared secret with Deno.env.get(...)", "// forecast")
+              .replace('Example prompt: "..."', 'Example prompt: "rain in Oslo?"')
+              .replace("https://example.com/docs", "https://api.met.no/doc"))
+    assert not [f for f in run_checks(prompt=edited).warnings if f.code == "placeholder"]
