@@ -640,7 +640,7 @@ def install_integration(app: App, integration: CatalogIntegration, *, actor: Use
         name = secret["name"]
         value = values.get(name) or ""
         if value and name not in reuse:
-            vault.store_app_secret(app, name, value, actor=actor,
+            vault.store_app_secret(app, name, value, actor=actor, audited=False,
                                    description=secret.get("description", ""))
             stored.append(name)
         elif name not in existing:

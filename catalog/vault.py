@@ -27,11 +27,12 @@ def app_secret_scopes(app: App) -> dict[str, str]:
 
 
 def store_app_secret(app: App, name: str, value: str, *, actor: Any,
-                     description: str = "") -> None:
-    """Create or replace the app's own secret `name` (the vault versions and audits it)."""
+                     description: str = "", audited: bool = True) -> None:
+    """Create or replace the app's own secret `name` (the vault versions it; it audits it
+    unless the caller's own entry covers it, as an install's does)."""
     exists = vault.get_secret(app.workspace, name, app=app) is not None
     vault.set_secret(app.workspace, name, value, actor=actor, app=app,
-                     description=None if exists else description[:300])
+                     description=None if exists else description[:300], audited=audited)
 
 
 def app_secrets_url(app: App) -> str | None:

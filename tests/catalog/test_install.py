@@ -54,6 +54,8 @@ def test_install_stores_the_value_in_the_vault_never_in_the_catalog(client, pers
     assert catalog_tables_contain(VALUE) == []
     entry = AuditEntry.objects.get(action="catalog.install")
     assert entry.changes["secrets"] == {"OPENAI_API_KEY": "changed"}
+    # one change, one entry: the install's entry covers the value it stored
+    assert not AuditEntry.objects.filter(action__startswith="secret.").exists()
     page = client.get(response.url).content.decode()
     assert "OPENAI_API_KEY" in page and ">set<" in page and VALUE not in page
 
