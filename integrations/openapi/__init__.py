@@ -30,13 +30,13 @@ One module per job; each imports only the ones above it in this list:
 
 Callers use this package (``from integrations import openapi``), never the modules. Setting
 a name on the package (a test's ``monkeypatch.setattr(openapi, "MAX_NODES", 1000)``, or
-tuning a cap) sets it in every module that uses it, as when this was one module.
+tuning a cap) sets it in every module that uses it, as when this was one module
+(``workspaces.packages.forward_names``).
 """
 
 from __future__ import annotations
 
-import sys
-from types import ModuleType
+from workspaces.packages import forward_names
 
 from . import (
     base_url,
@@ -107,36 +107,7 @@ _MODULES = (
     limits, model, pointers, refs, yaml_loader, loading, versions, operations, checks,
     base_url, extraction, schemas, diff, bundling, parsing, validation,
 )
-_MISSING = object()
-
-
-def _users_of_names() -> dict[str, tuple[ModuleType, ...]]:
-    """For each name of the package: the modules that hold the same object under that name
-    (where it is defined, and where it was imported to be used)."""
-    users: dict[str, tuple[ModuleType, ...]] = {}
-    for name, value in list(vars(sys.modules[__name__]).items()):
-        if name.startswith("__") or isinstance(value, ModuleType):
-            continue
-        holders = tuple(m for m in _MODULES if vars(m).get(name, _MISSING) is value)
-        if holders:
-            users[name] = holders
-    return users
-
-
-_USERS = _users_of_names()
-
-
-class _Package(ModuleType):
-    """The package's module type: setting one of its names sets it in every module that uses
-    it (https://docs.python.org/3/reference/datamodel.html#customizing-module-attribute-access)."""
-
-    def __setattr__(self, name: str, value: object) -> None:
-        for module in _USERS.get(name, ()):
-            setattr(module, name, value)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+forward_names(__name__, _MODULES)
 
 
 __all__ = [
