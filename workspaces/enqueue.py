@@ -15,7 +15,13 @@ from typing import Any
 from celery import current_app
 
 
+def registered(task_name: str) -> Any:
+    """The registered task ``task_name`` (KeyError when no such task is registered), for a
+    caller that runs it otherwise than by ``delay`` (``.apply`` in a thread)."""
+    return current_app.tasks[task_name]
+
+
 def delay(task_name: str, *args: Any, **kwargs: Any) -> Any:
     """``task.delay(*args, **kwargs)`` for the registered task ``task_name`` (KeyError when no
     such task is registered)."""
-    return current_app.tasks[task_name].delay(*args, **kwargs)
+    return registered(task_name).delay(*args, **kwargs)
