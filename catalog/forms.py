@@ -162,12 +162,17 @@ class InstallSecretsForm(forms.Form):
             if allow_values:
                 if scope:
                     where = "this app's" if scope == "app" else "the workspace's"
+                    # A typed value always wins: the box is ignored then (and static/js/forms.js
+                    # unticks it as you type), so what is ticked matches what happens.
                     self.fields[f"reuse__{name}"] = forms.BooleanField(
-                        required=False, initial=True, label=f"Keep {where} current value")
+                        required=False, initial=True,
+                        label=f"Keep {where} current value (a value typed below replaces it)")
+                attrs = {"autocomplete": "new-password"}
+                if scope:
+                    attrs["data-unticks"] = f"id_reuse__{name}"
                 self.fields[f"value__{name}"] = forms.CharField(
                     required=False, label=name, strip=False, max_length=SECRET_VALUE_MAX,
-                    widget=forms.PasswordInput(render_value=False,
-                                               attrs={"autocomplete": "new-password"}),
+                    widget=forms.PasswordInput(render_value=False, attrs=attrs),
                     help_text=secret.get("description", ""))
                 row["value"] = self[f"value__{name}"]
                 row["reuse"] = self[f"reuse__{name}"] if scope else None

@@ -38,3 +38,16 @@
     setUp();
   }
 })();
+
+// An input with data-unticks="<checkbox id>" unticks that checkbox as soon as something is
+// typed (the catalog's "Keep this app's current value": a typed key replaces it), and ticks it
+// again when the input is emptied. The server applies the same rule without JavaScript.
+(function () {
+  "use strict";
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    if (!input || !input.getAttribute || !input.hasAttribute("data-unticks")) return;
+    var box = document.getElementById(input.getAttribute("data-unticks"));
+    if (box && box.type === "checkbox") box.checked = input.value === "";
+  });
+})();

@@ -66,7 +66,11 @@ def test_an_existing_value_is_offered_for_reuse_and_kept(client, personas):
     integration = make_integration(personas.workspace, personas.member, visibility="private")
     client.force_login(personas.admin)
     page = client.get(use_url(personas, integration, personas.app)).content.decode()
-    assert "Keep this app&#x27;s current value" in page
+    assert "Keep this app&#x27;s current value (a value typed below replaces it)" in page
+    # typing a key unticks the box (static/js/forms.js); the server lets a typed key win anyway
+    assert 'data-unticks="id_reuse__OPENAI_API_KEY"' in page
+    assert 'id="id_reuse__OPENAI_API_KEY"' in page
+    assert "js/forms.js" in page
     assert "sk-old" not in page
     client.post(use_url(personas, integration), {"app": personas.app.public_id,
                                                  "reuse__OPENAI_API_KEY": "on"})
