@@ -194,6 +194,11 @@ def _call(app: App, *, slug: str, operation: str, query_string: str, body: Any,
     record.integration_id = ref.id
     try:
         config = runtime.config_for(ref)
+    except WorkspaceIntegration.DoesNotExist:  # deleted by another process since it was cached
+        record.integration_id = None
+        runtime.forget_lookups()
+        raise ProxyError(404, f"Custom integration '{slug}' not found in workspace",
+                         "integration_not_found") from None
     except _headers_unavailable() as exc:
         log.warning("integration %s: configured headers unavailable: %s", slug, exc.header)
         raise ProxyError(503, f"The integration '{slug}' can't be used right now: one of its "
@@ -269,7 +274,7 @@ def _charge_and_send(app: App, *, slug: str, key: str, ref: runtime.IntegrationR
                              extra={"message": _CREDITS_402_MESSAGE,
                                     "extra_data": {"reason": "integration_credits_limit_reached"}})
         record.credits = amount
-    _touch(ref)
+    _touch(app.workspace_id, ref)
     runtime.release_db_connection()  # the charge is committed; no connection held while waiting
 
     pinned = list(checked.addresses)
@@ -683,11 +688,12 @@ def _egress_failure(exc: egress.EgressError, policy: egress.EgressPolicy) -> Pro
 # --------------------------------------------------------------------------- bookkeeping
 
 
-def _touch(ref: runtime.IntegrationRef) -> None:
+def _touch(workspace_id: int, ref: runtime.IntegrationRef) -> None:
     """last_used_at, written at most about once a minute per integration."""
     now = timezone.now()
     if ref.last_used_at is None or now - ref.last_used_at > LAST_USED_RESOLUTION:
         WorkspaceIntegration.objects.filter(pk=ref.id).update(last_used_at=now)
+        runtime.note_used(workspace_id, ref, now)
 
 
 def _write_log(app: App, *, caller_kind: str, slug: str, request_id: str, record: _Record,

@@ -8,6 +8,11 @@ next call: no cross-process invalidation is needed. ``updated_at`` also covers s
 not bump the version (the Django admin). Entries additionally expire after
 ``PROXY_CONFIG_CACHE_SECONDS`` (a bound on anything changed behind the integration's back).
 
+The per-call lookup itself (slug -> id, version) is kept for ``SDK_LOOKUP_CACHE_SECONDS``
+(5; 0 = off) per process: any save or delete of an integration in this process drops it at
+once (and again when the change's transaction commits), so an edit applies at the next call
+served by the same process and within those seconds everywhere else.
+
 The cache is process-local on purpose: it holds resolved header values (secrets), which must
 never be written to a shared cache such as Redis.
 """
@@ -19,14 +24,15 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -139,9 +145,27 @@ def _aware(value: Any) -> datetime | None:
     return parsed
 
 
+_REFS: dict[tuple[int, str], tuple[float, IntegrationRef]] = {}
+_REFS_MAX = 4096
+_refs_generation = [0]  # bumped by every forget: a row read before it is not stored after
+_REFS_LOCK = threading.Lock()
+
+
+def _lookup_ttl() -> float:
+    return float(getattr(settings, "SDK_LOOKUP_CACHE_SECONDS", 5))
+
+
 def lookup(workspace_id: int, slug: str) -> IntegrationRef | None:
-    """One query (raw SQL: this runs on every proxied call, and the ORM's query building costs
-    more than the query itself): the integration with this slug in the workspace, or None."""
+    """The integration with this slug in the workspace, or None: from this process's cache
+    for ``SDK_LOOKUP_CACHE_SECONDS``, else one query (raw SQL: this runs on every proxied
+    call, and the ORM's query building costs more than the query itself)."""
+    ttl = _lookup_ttl()
+    key = (workspace_id, slug)
+    if ttl > 0:
+        hit = _REFS.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+    generation = _refs_generation[0]
     with connection.cursor() as cursor:
         cursor.execute(_lookup_sql(), [workspace_id, slug])
         row = cursor.fetchone()
@@ -150,7 +174,43 @@ def lookup(workspace_id: int, slug: str) -> IntegrationRef | None:
     pk, public_id, slug, version, updated_at, last_used_at = row
     updated = _aware(updated_at)
     assert updated is not None
-    return IntegrationRef(pk, public_id, slug, version, updated, _aware(last_used_at))
+    ref = IntegrationRef(pk, public_id, slug, version, updated, _aware(last_used_at))
+    if ttl > 0:
+        with _REFS_LOCK:
+            if generation == _refs_generation[0]:
+                if len(_REFS) >= _REFS_MAX:
+                    _REFS.clear()
+                _REFS[key] = (time.monotonic() + ttl, ref)
+    return ref
+
+
+def note_used(workspace_id: int, ref: IntegrationRef, when: datetime) -> None:
+    """``last_used_at`` was just written: the cached lookup says so too (else every call
+    would think it is due again)."""
+    key = (workspace_id, ref.slug)
+    with _REFS_LOCK:
+        hit = _REFS.get(key)
+        if hit is not None and hit[1].id == ref.id:
+            _REFS[key] = (hit[0], replace(hit[1], last_used_at=when))
+
+
+def _forget_refs() -> None:
+    with _REFS_LOCK:
+        _REFS.clear()
+        _refs_generation[0] += 1
+
+
+def forget_lookups(using: str | None = None, **_: Any) -> None:
+    """Drop this process's cached lookups (connected to saves and deletes of integrations):
+    now, and again when the change's transaction commits."""
+    _forget_refs()
+    if transaction.get_connection(using).in_atomic_block:
+        transaction.on_commit(_forget_refs, using=using)
+
+
+for _signal in (post_save, post_delete):
+    _signal.connect(forget_lookups, sender=WorkspaceIntegration,
+                    dispatch_uid=f"integrations.runtime.forget_lookups.{id(_signal)}")
 
 
 def release_db_connection() -> None:
@@ -216,7 +276,9 @@ def config_for(ref: IntegrationRef) -> IntegrationConfig:
 
 def invalidate(integration_id: int | None = None) -> None:
     """Drop one integration (or everything) from this process's cache. Not needed after an
-    edit through ``integrations.services`` (the version bump does it); for tests and tools."""
+    edit through ``integrations.services`` (the version bump does it); for tests and tools.
+    Cached lookups are dropped too."""
+    _forget_refs()
     with _CACHE_LOCK:
         if integration_id is None:
             _CACHE.clear()

@@ -54,6 +54,18 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
                 item.add_marker(pytest.mark.skip(reason=reasons[name]))
 
 
+@pytest.fixture(autouse=True)
+def _empty_sdk_lookup_caches():  # type: ignore[no-untyped-def]
+    """The per-process SDK lookup caches (workspaces.tokens, integrations.runtime) start empty
+    in every test: the database goes back between tests, and ids come round again."""
+    from integrations import runtime
+    from workspaces import tokens
+
+    tokens.forget_cached_tokens()
+    runtime.invalidate()
+    yield
+
+
 @dataclass
 class Personas:
     owner: User

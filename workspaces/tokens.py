@@ -3,6 +3,13 @@
 Personal access tokens (`sbp_...`) and app service tokens (`sbs_...`) are shown once and kept as
 a lookup prefix plus an HMAC-SHA256 digest. App-user tokens are HS256 JWTs signed with a key
 derived per app (SECRET_KEY + the app's salt), carrying a `jti` that can be revoked.
+
+The service-token lookup (token -> app -> workspace, one joined query) runs on every SDK call,
+so each process keeps the row it read for ``SDK_LOOKUP_CACHE_SECONDS`` (5; 0 = off). Any
+save or delete of a service token, an app or a workspace in this process empties that cache
+at once (a revocation through the dashboard, the admin API or the Django admin is refused by
+the very next call served by the same process); other processes see it within those seconds
+at most. The digest is checked on every call, cached or not.
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ import functools
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,10 +27,18 @@ from typing import Any, TypeVar
 
 import jwt
 from django.conf import settings
-from django.db import connection, models
+from django.db import connection, models, transaction
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
-from .models import App, AppServiceToken, AppUser, PersonalAccessToken, RevokedAppUserToken
+from .models import (
+    App,
+    AppServiceToken,
+    AppUser,
+    PersonalAccessToken,
+    RevokedAppUserToken,
+    Workspace,
+)
 
 T = TypeVar("T", PersonalAccessToken, AppServiceToken)
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -65,7 +82,43 @@ def verify(model: type[T], raw: str, select_related: tuple[str, ...] = ()) -> T 
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
         model.objects.filter(pk=row.pk).update(last_used_at=now)
         row.last_used_at = now
+        _CACHE.pop((model, select_related, split[1]), None)  # re-read with the new time
     return row
+
+
+# --- the per-process cache of service-token rows ---------------------------------------------
+
+#: Token models whose lookups are cached (the SDK's hot path; personal tokens are not).
+CACHED_MODELS: tuple[type[models.Model], ...] = (AppServiceToken,)
+_CACHE_MAX = 4096
+_CACHE: dict[tuple[Any, ...], tuple[float, tuple[Any, ...]]] = {}
+_CACHE_LOCK = threading.Lock()
+_generation = [0]  # bumped by every forget: a row read before it is never stored after it
+
+
+def _cache_seconds() -> float:
+    return float(getattr(settings, "SDK_LOOKUP_CACHE_SECONDS", 5))
+
+
+def _clear() -> None:
+    with _CACHE_LOCK:
+        _CACHE.clear()
+        _generation[0] += 1
+
+
+def forget_cached_tokens(using: str | None = None, **_: Any) -> None:
+    """Empty this process's token cache (connected to saves and deletes of tokens, apps and
+    workspaces; also for tests and tools): now, and again when the change's transaction
+    commits (a row read meanwhile still showed the old state)."""
+    _clear()
+    if transaction.get_connection(using).in_atomic_block:
+        transaction.on_commit(_clear, using=using)
+
+
+for _sender in (AppServiceToken, App, Workspace):
+    for _signal in (post_save, post_delete):
+        _signal.connect(forget_cached_tokens, sender=_sender,
+                        dispatch_uid=f"workspaces.tokens.forget.{_sender.__name__}.{id(_signal)}")
 
 
 @dataclass(frozen=True)
@@ -116,11 +169,35 @@ def _lookup_plan(model: type[models.Model], select_related: tuple[str, ...]
     return sql, tuple(plan)
 
 
-def _by_prefix(model: type[T], select_related: tuple[str, ...], prefix: str) -> T | None:
-    sql, plan = _lookup_plan(model, select_related)
+def _row_values(model: type[models.Model], select_related: tuple[str, ...],
+                prefix: str) -> tuple[Any, ...] | None:
+    """The joined row of the token with ``prefix``: from this process's cache while fresh,
+    else one query (only found rows are cached)."""
+    ttl = _cache_seconds() if model in CACHED_MODELS else 0
+    key = (model, select_related, prefix)
+    if ttl > 0:
+        hit = _CACHE.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+    sql, _ = _lookup_plan(model, select_related)
+    generation = _generation[0]
     with connection.cursor() as cursor:
         cursor.execute(sql, [prefix])
         values = cursor.fetchone()
+    if ttl > 0 and values is not None:
+        with _CACHE_LOCK:
+            if generation == _generation[0]:
+                if len(_CACHE) >= _CACHE_MAX:
+                    _CACHE.clear()
+                _CACHE[key] = (time.monotonic() + ttl, tuple(values))
+    return values
+
+
+def _by_prefix(model: type[T], select_related: tuple[str, ...], prefix: str) -> T | None:
+    """The token row (and its select_related rows), built fresh on every call: instances are
+    never shared between requests, only the column values are cached."""
+    _, plan = _lookup_plan(model, select_related)
+    values = _row_values(model, select_related, prefix)
     if values is None:
         return None
     built: dict[str, Any] = {}

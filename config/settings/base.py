@@ -63,16 +63,19 @@ MIDDLEWARE = [
     "workspaces.middleware.CollapseApiSlashesMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # config.middleware: django-csp's, sessions, CSRF, auth and messages made route-aware: on
+    # the SDK routes (/api/apps/..., bearer tokens, never cookies) they do nothing (the CSP
+    # header is built once); everywhere else they are Django's own (subclasses).
+    "config.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "config.middleware.SessionMiddleware",
     # NUL and other control characters in a path or query value: 404 / 400, before any view,
     # redirect (CommonMiddleware's APPEND_SLASH) or database query sees them.
     "config.middleware.RefuseControlCharactersMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.CsrfViewMiddleware",
+    "config.middleware.AuthenticationMiddleware",
+    "config.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -305,6 +308,11 @@ PROXY_TIMEOUT_SECONDS = env.float("PROXY_TIMEOUT_SECONDS", default=30.0)
 PROXY_CONNECT_TIMEOUT_SECONDS = env.float("PROXY_CONNECT_TIMEOUT_SECONDS", default=5.0)
 PROXY_MAX_RESPONSE_BYTES = env.int("PROXY_MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
 PROXY_CONFIG_CACHE_SECONDS = env.int("PROXY_CONFIG_CACHE_SECONDS", default=60)
+# Each process keeps a service token's row (token -> app -> workspace) and an integration's
+# lookup (slug -> id, version) this long; a save in the same process drops them at once, other
+# processes see a revocation or an edit within this bound (workspaces.tokens,
+# integrations.runtime). 0 = a query on every call.
+SDK_LOOKUP_CACHE_SECONDS = env.float("SDK_LOOKUP_CACHE_SECONDS", default=5.0)
 
 # ---- Proxy at real traffic shapes (issue 11; see config/gunicorn.conf.py) ----------------
 # Bounded PostgreSQL pool (Django 5.2 + psycopg_pool), per web process: DB_POOL_MAX_SIZE > 0

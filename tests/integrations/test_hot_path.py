@@ -1,0 +1,249 @@
+"""The lean hot path (issue 11 item 4): cached lookups that a revocation or an edit still
+stops at once in this process and within SDK_LOOKUP_CACHE_SECONDS elsewhere; the one
+call-log writer (integrations.calllog), which writes after the response, in one INSERT for
+many calls, and never loses a billed call without trace."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import pytest
+from django.core.signals import request_finished, request_started
+from django.db import DatabaseError, close_old_connections, connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from integrations import calllog, runtime
+from integrations.models import CallLog, WorkspaceIntegration
+from tests.integrations import proxy_support
+from tests.integrations.proxy_support import call_url, make_integration
+from workspaces import services, tokens
+from workspaces.models import AppServiceToken, CreditEntry
+
+_fresh_proxy_state = proxy_support._fresh_proxy_state
+egress_open = proxy_support.egress_open
+upstream = proxy_support.upstream
+
+pytestmark = pytest.mark.django_db
+
+OP = "get:/pets/{petId}"
+
+
+@pytest.fixture
+def pets(personas: Any, upstream: Any, egress_open: Any) -> WorkspaceIntegration:
+    return make_integration(personas.workspace, upstream.url("/v1"))
+
+
+def call(client: Any, app: Any, slug: str = "pets") -> Any:
+    return client.post(call_url(app.public_id, slug, OP), {"path_params": {"petId": 1}},
+                       format="json")
+
+
+def later(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """This process's clock moves on (the caches' deadlines are on time.monotonic)."""
+    now = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: now + seconds)
+
+
+def service_client(personas: Any) -> tuple[Any, AppServiceToken]:
+    from rest_framework.test import APIClient
+
+    token, raw = services.create_service_token(personas.app, actor=personas.owner, name="t")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client, token
+
+
+# --------------------------------------------------------------------------- token cache
+
+
+def test_a_revoked_service_token_is_refused_at_once_by_this_process(personas, pets, upstream):
+    client, token = service_client(personas)
+    assert call(client, personas.app).status_code == 200  # cached now
+    services.revoke_service_token(token, actor=personas.owner)
+    r = call(client, personas.app)
+    assert r.status_code == 401 and r.json()["detail"] == "Invalid or revoked service token."
+    assert len(upstream.seen) == 1
+
+
+def test_a_revocation_by_another_process_is_refused_within_the_cache_seconds(
+        personas, pets, upstream, settings, monkeypatch):
+    settings.SDK_LOOKUP_CACHE_SECONDS = 5
+    client, token = service_client(personas)
+    assert call(client, personas.app).status_code == 200
+    # another process revokes it: this one gets no signal
+    AppServiceToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    later(monkeypatch, 5.1)
+    r = call(client, personas.app)
+    assert r.status_code == 401 and len(upstream.seen) == 1
+    assert CreditEntry.objects.filter(amount__lt=0).count() == 1
+
+
+def test_without_the_cache_a_revocation_elsewhere_is_refused_at_once(personas, pets, upstream,
+                                                                      settings):
+    settings.SDK_LOOKUP_CACHE_SECONDS = 0
+    client, token = service_client(personas)
+    assert call(client, personas.app).status_code == 200
+    AppServiceToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    assert call(client, personas.app).status_code == 401
+
+
+def test_a_wrong_secret_with_a_cached_prefix_is_refused(personas, pets):
+    """Only the row is cached: the digest is checked on every call."""
+    client, token = service_client(personas)
+    assert call(client, personas.app).status_code == 200
+    raw = client._credentials["HTTP_AUTHORIZATION"].split()[1]
+    forged = raw[:-4] + ("AAAA" if not raw.endswith("AAAA") else "BBBB")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
+    assert call(client, personas.app).status_code == 401
+
+
+def test_deleting_the_app_stops_its_cached_token_at_once(personas, pets):
+    client, _ = service_client(personas)
+    assert call(client, personas.app).status_code == 200
+    services.delete_app(personas.app, actor=personas.owner)
+    assert call(client, personas.app).status_code == 401
+
+
+# --------------------------------------------------------------------------- lookup cache
+
+
+def test_an_integration_deleted_here_is_gone_at_once(personas, pets, sdk, upstream):
+    client = sdk(personas.app)
+    assert call(client, personas.app).status_code == 200
+    pets.delete()
+    r = call(client, personas.app)
+    assert r.status_code == 404 and r.json()["code"] == "integration_not_found"
+
+
+def test_an_integration_deleted_elsewhere_is_a_404_not_a_500(personas, pets, sdk, upstream):
+    """A lookup cached in this process may name a row another process deleted: the call is
+    answered 404, never sent, never charged."""
+    assert runtime.lookup(personas.workspace.pk, "pets") is not None  # cached
+    runtime.invalidate(pets.pk)  # the config is not (yet) built in this process
+    WorkspaceIntegration.objects.filter(pk=pets.pk)._raw_delete(connection.alias)
+    r = call(sdk(personas.app), personas.app)
+    assert r.status_code == 404 and r.json()["code"] == "integration_not_found"
+    assert upstream.seen == [] and not CreditEntry.objects.filter(amount__lt=0).exists()
+
+
+def test_an_edit_through_the_model_applies_at_the_next_call(personas, pets, sdk, upstream):
+    client = sdk(personas.app)
+    assert call(client, personas.app).status_code == 200
+    pets.base_url = upstream.url("/v2")
+    pets.config_version += 1
+    pets.save(update_fields=["base_url", "config_version", "updated_at"])
+    assert call(client, personas.app).status_code == 200
+    assert upstream.seen[-1].path == "/v2/pets/1"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_warm_call_runs_two_sql_statements(personas, pets, sdk):
+    """With the token and the integration cached: the ledger's charge (one statement) and the
+    call log row (written after the response)."""
+    client = sdk(personas.app)
+    for _ in range(2):  # the first one also writes the token's last_used_at (once a minute)
+        assert call(client, personas.app).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert call(client, personas.app).status_code == 200
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len(sql) == 2, sql
+    assert "workspaces_creditaccount" in sql[0] and "integrations_calllog" in sql[1]
+
+
+# --------------------------------------------------------------------------- call log writer
+
+
+def _signal(signal: Any) -> None:
+    """Send a request signal as the test client does (the test's own database connection
+    stays open)."""
+    signal.disconnect(close_old_connections)
+    try:
+        signal.send(sender=None)
+    finally:
+        signal.connect(close_old_connections)
+
+
+def request_begins() -> None:
+    _signal(request_started)
+
+
+def request_ends() -> None:
+    """What a server does once the response is out."""
+    _signal(request_finished)
+
+
+def row(personas: Any, request_id: str, **fields: Any) -> CallLog:
+    values = {"workspace_id": personas.workspace.pk, "app": personas.app,
+              "integration_slug": "pets", "operation": OP, "caller_kind": "service",
+              "phase": "responded", "status_code": 200, "response_status": 200, "credits": 1}
+    return CallLog(request_id=request_id, **{**values, **fields})
+
+
+def test_outside_a_request_a_row_is_written_at_once(personas):
+    calllog.write(row(personas, "req_now"))
+    assert CallLog.objects.filter(request_id="req_now").exists()
+
+
+def test_rows_of_a_request_are_written_when_it_finishes_in_one_insert(personas):
+    request_begins()
+    try:
+        for n in range(3):
+            calllog.write(row(personas, f"req_batch_{n}"))
+        assert not CallLog.objects.filter(request_id__startswith="req_batch_").exists()
+    finally:
+        with CaptureQueriesContext(connection) as queries:
+            request_ends()
+    assert CallLog.objects.filter(request_id__startswith="req_batch_").count() == 3
+    inserts = [q for q in queries.captured_queries if "INSERT" in q["sql"]]
+    assert len(inserts) == 1
+
+
+def test_one_bad_row_costs_only_itself(personas, caplog):
+    request_begins()
+    calllog.write(row(personas, "req_good_1"))
+    calllog.write(row(personas, "req_" + "x" * 60))  # longer than the column: refused
+    calllog.write(row(personas, "req_good_2"))
+    with caplog.at_level(logging.ERROR, logger="integrations.calllog"):
+        request_ends()
+    assert set(CallLog.objects.values_list("request_id", flat=True)) == {"req_good_1",
+                                                                          "req_good_2"}
+    assert "req_xxxx" in caplog.text and "could not be written" in caplog.text
+
+
+def test_a_billed_call_whose_log_row_is_lost_keeps_its_trace_in_the_ledger(
+        personas, pets, sdk, monkeypatch, caplog):
+    def broken(rows: Any) -> None:
+        raise DatabaseError("the database went away")
+
+    monkeypatch.setattr(calllog, "_insert", broken)
+    with caplog.at_level(logging.ERROR, logger="integrations.calllog"):
+        r = call(sdk(personas.app), personas.app)
+    assert r.status_code == 200 and r.json()["success"] is True
+    request_id = r["X-Request-Id"]
+    assert not CallLog.objects.exists()
+    entry = CreditEntry.objects.get(amount__lt=0)
+    assert entry.idempotency_key == f"proxy:{request_id}"
+    assert "pets" in entry.reason and OP in entry.reason
+    assert request_id in caplog.text
+
+
+def test_the_proxy_and_connectors_write_through_the_one_writer():
+    import inspect
+
+    from connectors import calls
+    from integrations import proxy
+
+    for module in (proxy, calls):
+        source = inspect.getsource(module)
+        assert "calllog.write(" in source and "CallLog.objects.create" not in source
+        assert "INSERT INTO" not in source
+
+
+def test_tokens_cache_is_emptied_by_forget():
+    tokens._CACHE[("x",)] = (time.monotonic() + 60, ())
+    tokens.forget_cached_tokens()
+    assert tokens._CACHE == {}
