@@ -214,8 +214,12 @@ def test_names_state_the_control_character_rule_and_the_server_applies_it_raw(ap
     for path, ops in SERVED["paths"].items():
         for op in ops.values():
             for parameter in op.get("parameters", []):
-                if parameter["in"] == "query" and parameter["schema"].get("type") == "string":
-                    assert parameter["schema"]["pattern"] == r"^[^\u0000-\u001f\u007f]*$", path
+                schema = parameter["schema"]
+                if parameter["in"] == "query" and schema.get("type") == "string" \
+                        and "enum" not in schema:
+                    # ours, or a view's own stricter one (the audit log's actor filter)
+                    own = schema["pattern"].removesuffix("$") + r"\Z"
+                    assert not any(re.search(own, v) for v in ("\x00", "1\x00", "user\n")), path
 
 
 def test_a_duplicate_is_a_declared_409(api, personas):  # type: ignore[no-untyped-def]
