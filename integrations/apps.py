@@ -17,3 +17,5 @@ class IntegrationsConfig(AppConfig):
         from .usage import plan_downgrade_impact
 
         plan_impact.register("integrations", plan_downgrade_impact)
+
+        from . import tasks  # noqa: F401  (registers the Celery tasks services queue by name)

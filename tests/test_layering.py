@@ -169,12 +169,19 @@ def test_the_workspace_navigation_is_registered_by_each_floor() -> None:
     ]
 
 
-@pytest.mark.parametrize("app", ["workspaces", "catalog"])
+def _services_modules(app: str) -> list[Path]:
+    """``<app>/services.py``, or every module of the ``<app>/services/`` package."""
+    package = ROOT / app / "services"
+    return sorted(package.glob("*.py")) if package.is_dir() else [ROOT / app / "services.py"]
+
+
+@pytest.mark.parametrize("app", ["workspaces", "catalog", "integrations"])
 def test_services_queue_tasks_by_name_and_never_import_them(app: str) -> None:
     """Tasks call services; services queue tasks through workspaces.enqueue (by name)."""
-    tree = ast.parse((ROOT / app / "services.py").read_text())
+    modules = _services_modules(app)
+    assert modules and all(m.exists() for m in modules), modules
     imported = set()
-    for node in ast.walk(tree):
+    for node in (n for m in modules for n in ast.walk(ast.parse(m.read_text()))):
         if isinstance(node, ast.ImportFrom):
             module = node.module or ""
             imported |= ({f"{module}.{a.name}" if module else a.name for a in node.names}
@@ -195,3 +202,13 @@ def test_a_queued_task_is_the_registered_one(monkeypatch) -> None:
     assert sent == [(7,)]
     with pytest.raises(KeyError):
         enqueue.delay("workspaces.tasks.no_such_task", 7)
+
+
+def test_the_import_task_integrations_queue_by_name_is_registered(monkeypatch) -> None:
+    from integrations import services, tasks
+    from workspaces import enqueue
+
+    sent = []
+    monkeypatch.setattr(tasks.run_spec_import, "delay", lambda *args: sent.append(args))
+    enqueue.delay(services.RUN_SPEC_IMPORT, 7)
+    assert sent == [(7,)]
