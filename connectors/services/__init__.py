@@ -42,8 +42,8 @@ from workspaces.models import App, AppUser, Membership, Role, Workspace
 from workspaces.services import ServiceError, queue_email_text
 from workspaces.validation import check_name
 
-from . import oauth, origins, providers
-from .models import (
+from .. import oauth, origins, providers
+from ..models import (
     URL_FIELDS,
     Connection,
     OAuthState,
