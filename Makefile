@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench-specs clean
+.PHONY: install run test lint bench-specs screenshots clean
 
 install: $(STAMP)
 
@@ -23,6 +23,12 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+
+# Full-page screenshots of every dashboard page at 1440 and 390 px (plus the axe-core report)
+# into artifacts/ (git-ignored); the same browser tests run in `make test`.
+screenshots: install
+	$(BIN)/python -m pytest tests/browser/test_dashboard_pages.py -q -k "1440 or 390" $(PYTEST_ARGS)
+	@echo "Screenshots: artifacts/screenshots/1440/ and artifacts/screenshots/390/"
 
 bench-specs: install
 	$(BIN)/python bench/spec_import.py

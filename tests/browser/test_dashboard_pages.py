@@ -224,3 +224,28 @@ def test_the_wizard_is_usable_at_390(browser, live_server):
     no_sideways("the new integration")
     assert WorkspaceIntegration.objects.filter(workspace=ws, slug="pocket-pets").exists()
     context.close()
+
+
+def test_copy_buttons_put_the_value_on_the_clipboard_and_keyboard_users_skip_the_nav(
+        browser, live_server, personas):
+    context = _context(browser, live_server, 1440, personas.owner)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page = context.new_page()
+    ws, app = personas.workspace.public_id, personas.app.public_id
+    _open(page, f"/w/{ws}/apps/{app}/")
+    # The first Tab reaches the skip link; Enter moves focus into the page's content.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    assert page.locator(".skip-link").is_visible()
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    button = page.get_by_role("button", name="Copy the app id")
+    button.click()
+    assert page.evaluate("navigator.clipboard.readText()") == app
+    assert button.inner_text() == "Copied"
+    # Every code block (the SDK snippet here) gets its own Copy button.
+    snippet = page.locator(".copy-wrap").filter(has_text="createClient").first
+    snippet.get_by_role("button", name="Copy this code").click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert "createClient" in copied and app in copied
+    context.close()
