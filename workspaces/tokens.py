@@ -14,6 +14,7 @@ at most. The digest is checked on every call, cached or not.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import hmac
@@ -21,6 +22,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -88,7 +90,8 @@ def verify(model: type[T], raw: str, select_related: tuple[str, ...] = ()) -> T 
 
 # --- the per-process cache of service-token rows ---------------------------------------------
 
-#: Token models whose lookups are cached (the SDK's hot path; personal tokens are not).
+#: Token models whose lookups are cached (the SDK's hot path; personal tokens are not). The
+#: same cache holds an app-user token's app, app user and "not revoked" (see below).
 CACHED_MODELS: tuple[type[models.Model], ...] = (AppServiceToken,)
 _CACHE_MAX = 4096
 _CACHE: dict[tuple[Any, ...], tuple[float, tuple[Any, ...]]] = {}
@@ -115,8 +118,14 @@ def forget_cached_tokens(using: str | None = None, **_: Any) -> None:
         transaction.on_commit(_clear, using=using)
 
 
-for _sender in (AppServiceToken, App, Workspace):
-    for _signal in (post_save, post_delete):
+# post_delete only where rows are few (a receiver stops Django's fast bulk delete of the
+# cascade): deleting an app or a workspace empties the cache, which covers its app users and
+# revocations; a row of those deleted on its own is seen within the cache's seconds.
+for _sender, _signals in ((AppServiceToken, (post_save, post_delete)),
+                          (App, (post_save, post_delete)),
+                          (Workspace, (post_save, post_delete)),
+                          (AppUser, (post_save,)), (RevokedAppUserToken, (post_save,))):
+    for _signal in _signals:
         _signal.connect(forget_cached_tokens, sender=_sender,
                         dispatch_uid=f"workspaces.tokens.forget.{_sender.__name__}.{id(_signal)}")
 
@@ -273,7 +282,7 @@ def decode_app_user_token(raw: str) -> tuple[App, AppUser, dict]:
         app_id = unverified.get("aud")
         if not isinstance(app_id, str):
             raise InvalidAppUserToken("Token names no app.")
-        app = App.objects.select_related("workspace").get(public_id=app_id)
+        app = _app_by_public_id(app_id)
         claims = jwt.decode(raw, _app_key(app), algorithms=["HS256"], audience=app_id,
                             issuer=JWT_ISSUER, options={"require": ["exp", "jti", "sub"]})
     except App.DoesNotExist:
@@ -282,9 +291,65 @@ def decode_app_user_token(raw: str) -> tuple[App, AppUser, dict]:
         raise InvalidAppUserToken("The app-user token has expired.")
     except jwt.PyJWTError:
         raise InvalidAppUserToken("The app-user token is not valid.")
-    if RevokedAppUserToken.objects.filter(jti=claims["jti"]).exists():
+    if _is_revoked(claims["jti"]):
         raise InvalidAppUserToken("The app-user token has been revoked.")
-    app_user = AppUser.objects.filter(app=app, external_id=claims["sub"]).first()
+    app_user = _app_user(app, claims["sub"])
     if app_user is None:
         raise InvalidAppUserToken("The app user no longer exists.")
     return app, app_user, claims
+
+
+# The three lookups of an app-user token, cached like the service-token rows (same seconds,
+# emptied by any save or delete of an app, a workspace, an app user or a revocation in this
+# process). Instances are copied out, never shared between requests.
+
+
+def _cached(key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
+    ttl = _cache_seconds()
+    if ttl > 0:
+        hit = _CACHE.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+    generation = _generation[0]
+    value = load()
+    if ttl > 0 and value is not None:
+        with _CACHE_LOCK:
+            if generation == _generation[0]:
+                if len(_CACHE) >= _CACHE_MAX:
+                    _CACHE.clear()
+                _CACHE[key] = (time.monotonic() + ttl, value)
+    return value
+
+
+def _copy_app(app: App) -> App:
+    fresh = copy.copy(app)
+    if App.workspace.is_cached(app):
+        fresh.workspace = copy.copy(app.workspace)
+    return fresh
+
+
+def _app_by_public_id(app_id: str) -> App:
+    """Raises App.DoesNotExist."""
+    app = _cached(("app", app_id), lambda: App.objects.select_related("workspace")
+                  .filter(public_id=app_id).first())
+    if app is None:
+        raise App.DoesNotExist
+    return _copy_app(app)
+
+
+def _is_revoked(jti: str) -> bool:
+    """Only "not revoked" is cached: a revocation made here empties the cache at once."""
+    fine = _cached(("jti-not-revoked", jti),
+                   lambda: None if RevokedAppUserToken.objects.filter(jti=jti).exists() else True)
+    return fine is None
+
+
+def _app_user(app: App, external_id: str) -> AppUser | None:
+    found = _cached(("app-user", app.pk, external_id),
+                    lambda: AppUser.objects.filter(app_id=app.pk, external_id=external_id)
+                    .first())
+    if found is None:
+        return None
+    app_user = copy.copy(found)
+    app_user.app = app
+    return app_user

@@ -20,7 +20,7 @@ from integrations.models import CallLog, WorkspaceIntegration
 from tests.integrations import proxy_support
 from tests.integrations.proxy_support import call_url, make_integration
 from workspaces import services, tokens
-from workspaces.models import AppServiceToken, CreditEntry
+from workspaces.models import AppServiceToken, CreditEntry, RevokedAppUserToken
 
 _fresh_proxy_state = proxy_support._fresh_proxy_state
 egress_open = proxy_support.egress_open
@@ -247,3 +247,49 @@ def test_tokens_cache_is_emptied_by_forget():
     tokens._CACHE[("x",)] = (time.monotonic() + 60, ())
     tokens.forget_cached_tokens()
     assert tokens._CACHE == {}
+
+
+# --------------------------------------------------------------------------- app-user tokens
+
+
+def app_user_client(personas: Any, user_id: str = "user-1") -> tuple[Any, str]:
+    from rest_framework.test import APIClient
+
+    raw = services.mint_app_user_token(personas.app, user_id).token
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client, raw
+
+
+def test_app_user_token_lookups_are_cached_and_a_revocation_applies_at_once(
+        personas, pets, upstream):
+    client, raw = app_user_client(personas)
+    assert call(client, personas.app).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert call(client, personas.app).status_code == 200
+    assert not [q for q in queries.captured_queries
+                if "workspaces_appuser" in q["sql"] or "revokedappusertoken" in q["sql"]]
+    services.revoke_app_user_token(personas.app, raw)
+    r = call(client, personas.app)
+    assert r.status_code == 401 and "revoked" in r.json()["detail"]
+    assert len(upstream.seen) == 2
+
+
+def test_rotating_the_app_key_stops_cached_app_user_tokens_at_once(personas, pets):
+    client, _ = app_user_client(personas)
+    assert call(client, personas.app).status_code == 200
+    services.revoke_all_app_user_tokens(personas.app, actor=personas.owner)
+    assert call(client, personas.app).status_code == 401
+
+
+def test_an_app_user_revocation_elsewhere_is_refused_within_the_cache_seconds(
+        personas, pets, settings, monkeypatch):
+    settings.SDK_LOOKUP_CACHE_SECONDS = 5
+    client, raw = app_user_client(personas)
+    assert call(client, personas.app).status_code == 200
+    claims = tokens.jwt.decode(raw, options={"verify_signature": False})
+    # another process revokes it (no signal here: a bulk insert)
+    RevokedAppUserToken.objects.bulk_create([RevokedAppUserToken(
+        jti=claims["jti"], app=personas.app, expires_at=timezone.now())])
+    later(monkeypatch, 5.1)
+    assert call(client, personas.app).status_code == 401
