@@ -4,6 +4,7 @@ upstream delay (0, 100 ms, 1 s) x concurrency (1, 16, 64, 256; 1,000 for the 1 s
 
 Usage: python bench/proxy.py [--quick] [--seconds 8] [--workers 4] [--json PATH] [--keep-db]
        [--worker-class gevent|gthread] [--threads 4]
+       python bench/proxy.py --profile N [--top 15] [--json PATH]   (the profile only)
 
 Needs PostgreSQL and Redis: ``BENCH_DATABASE_URL`` (default
 postgres://postgres@127.0.0.1:5432/switchboard_bench, dropped and re-created) and ``REDIS_URL``
@@ -12,12 +13,14 @@ settings (gevent workers, DB_POOL_MAX_SIZE=8 per worker).
 
 Each cell: direct and proxied calls/s in the same run, their ratio, proxied p50/p99 (and the
 direct p50), errors. Also: server CPU per proxied call (gunicorn workers + the bench
-database's PostgreSQL backends, from /proc), SQL statements per call and the top cProfile
-entries of a proxied call (in process), peak RSS of the portal processes, the most PostgreSQL
-connections seen on the bench database, /healthz latency idle and while the heaviest cell
-runs, and a stalled-upstream scenario (500 calls hanging while /healthz, a dashboard page and
-another app's fast calls are measured). Everything (clients, upstream, portal, PostgreSQL,
-Redis) shares the same cores, so absolute numbers are a floor: compare ratios of one run.
+database's PostgreSQL backends, from /proc), SQL statements per call, the in-process CPU
+time of a warm proxied call and its top cProfile entries by cumulative and by own CPU time
+(``--profile N`` runs only that: N warm calls through the whole Django stack), peak RSS of
+the portal processes, the most PostgreSQL connections seen on the bench database, /healthz
+latency idle and while the heaviest cell runs, and a stalled-upstream scenario (500 calls
+hanging while /healthz, a dashboard page and another app's fast calls are measured).
+Everything (clients, upstream, portal, PostgreSQL, Redis) shares the same cores, so absolute
+numbers are a floor: compare ratios of one run.
 """
 
 from __future__ import annotations
