@@ -107,7 +107,9 @@ def usage_chart(rows: list[dict[str, Any]], days: int, today: date) -> dict[str,
         per_day[day][slug] = (calls + row["calls"], spent + (row["credits"] or 0))
     day_calls = {d: sum(c for c, _ in v.values()) for d, v in per_day.items()}
     day_credits = {d: sum(s for _, s in v.values()) for d, v in per_day.items()}
-    peak = max([*day_calls.values(), *day_credits.values(), 1])
+    # Calls (bars) and credits (the line) each on their own scale: the chart says both maxima.
+    peak = max([*day_calls.values(), 1])
+    credit_peak = max([*day_credits.values(), 1])
     inner_h = CHART_H - CHART_PAD
     slot = CHART_W / days
     width = max(slot * 0.7, 1.0)
@@ -126,7 +128,7 @@ def usage_chart(rows: list[dict[str, Any]], days: int, today: date) -> dict[str,
                             colors.get(slug, OTHER_COLOR),
                             f"{day:%b %-d}: {slug}, {calls} call{'s' if calls != 1 else ''}, "
                             f"{spent} credit{'s' if spent != 1 else ''}"))
-        credit_y = inner_h - day_credits[day] / peak * (inner_h - 8)
+        credit_y = inner_h - day_credits[day] / credit_peak * (inner_h - 8)
         points.append(f"{round(n * slot + slot / 2, 1)},{round(credit_y, 1)}")
     step = max(1, days // 7)
     labels = [{"x": round(n * slot + slot / 2, 1), "text": f"{d:%b %-d}"}
@@ -139,7 +141,7 @@ def usage_chart(rows: list[dict[str, Any]], days: int, today: date) -> dict[str,
              if day_calls[d]]
     return {"width": CHART_W, "height": CHART_H, "axis_y": inner_h, "bars": bars,
             "credit_points": " ".join(points), "labels": labels, "legend": legend,
-            "peak": peak, "table": table, "label_y": CHART_H - 8}
+            "peak": peak, "credit_peak": credit_peak, "table": table, "label_y": CHART_H - 8}
 
 
 @login_required

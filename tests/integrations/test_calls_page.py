@@ -125,7 +125,10 @@ def test_usage_chart_stacks_integrations_per_day() -> None:
     ]
     chart = usage_chart(rows, 7, today)
     assert [item["slug"] for item in chart["legend"]] == ["crm", "billing"]
-    assert chart["peak"] == 8
+    assert chart["peak"] == 8 and chart["credit_peak"] == 7  # each on its own scale
+    # The credits line reaches the top on its busiest day, like the bars on theirs.
+    top = [float(p.split(",")[1]) for p in chart["credit_points"].split()]
+    assert min(top) == pytest.approx(chart["bars"][2].y, abs=0.2)
     assert [(r["calls"], r["credits"]) for r in chart["table"]] == [(3, 3), (8, 7)]
     assert len(chart["bars"]) == 3
     crm_today, billing_today = chart["bars"][1], chart["bars"][2]
