@@ -6,7 +6,7 @@ from django import forms
 
 from secrets_vault.naming import SECRET_VALUE_MAX
 
-from . import providers
+from . import guidance, providers
 from .models import WorkspaceConnector
 
 _SECRET_TOO_LONG = {"max_length": f"Client secrets are limited to {SECRET_VALUE_MAX} characters "
@@ -25,6 +25,16 @@ def provider_choices() -> list[tuple[str, str]]:
     return [("", "Custom (enter the URLs)")] + [(p.type, p.name) for p in items]
 
 
+class ProviderSelect(forms.Select):
+    """The provider-type select; each provider's option carries its defaults as ``data-*``
+    attributes (static/js/connectors.js fills the URL and scope fields from them)."""
+
+    def create_option(self, name: str, value: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(name, value, *args, **kwargs)
+        option["attrs"].update(guidance.option_data(str(value or "")))
+        return option
+
+
 class ConnectorForm(forms.ModelForm):
     """Register or edit a workspace connector. The client secret is write-only: it is never
     rendered back (an empty field on edit keeps the stored one, unless a URL moves to another
@@ -36,7 +46,7 @@ class ConnectorForm(forms.ModelForm):
         model = WorkspaceConnector
         fields = ["name", "provider_type", "authorize_url", "token_url", "revocation_url",
                   "client_id", "scopes", "pkce", "token_auth"]
-        widgets = {"provider_type": forms.Select}
+        widgets = {"provider_type": ProviderSelect(attrs={"data-connector-provider": ""})}
 
     def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

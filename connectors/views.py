@@ -23,15 +23,15 @@ from workspaces.forms import add_service_error
 from workspaces.models import App, Membership
 from workspaces.plans import ROLE_FOR
 
-from . import providers, services
-from .forms import ConnectorForm, PlatformConnectForm, RotateSecretForm
+from . import guidance, providers, services
+from .forms import ConnectorForm, PlatformConnectForm, RotateSecretForm, provider_choices
 from .models import Connection, WorkspaceConnector
 
 
 def callback_url(request: Any) -> str:
-    """The redirect URI registered with providers (CONNECTOR_CALLBACK_URL when set)."""
-    configured = getattr(settings, "CONNECTOR_CALLBACK_URL", "")
-    return configured or request.build_absolute_uri(reverse("connectors-oauth-callback"))
+    """The redirect URI registered with providers (CONNECTOR_CALLBACK_URL, else SITE_URL's,
+    else this request's host): the one the pages tell admins to register."""
+    return guidance.callback_url(request)
 
 
 def launch_url(request: Any, launch_token: str) -> str:
@@ -148,6 +148,11 @@ def _app_connectors_page(request: HttpRequest, app: App, membership: Membership,
     return render(request, "connectors/app_connectors.html", {
         "workspace": workspace, "app": app, "rows": rows, "registered": registered,
         "can_manage": can_manage,
+        # how to configure a provider: for those who see the connect controls (today's rule
+        # for the "not configured" note); registering an own OAuth app is for connector admins
+        "setups": guidance.unconfigured_setups() if can_manage else [],
+        "callback_url": callback_url(request) if can_manage else "",
+        "can_register": _can_manage_connectors(membership),
         "needs_reconnect": [c for c in conns if c.status == Connection.Status.NEEDS_RECONNECT],
     })
 
@@ -217,7 +222,10 @@ def _app_connectors_post(request: HttpRequest, app: App,
 def workspace_connectors(request: HttpRequest, workspace_id: str) -> HttpResponse:
     membership = get_workspace_for(request.user, workspace_id)
     workspace = membership.workspace
-    form = ConnectorForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        form = ConnectorForm(request.POST)
+    else:  # ?provider_type=github: the form starts from that provider's defaults
+        form = ConnectorForm(initial=guidance.prefill(request.GET.get("provider_type", "")))
     if request.method == "POST":
         require_role(membership, "manage_connectors")
         if form.is_valid():
@@ -240,9 +248,12 @@ def workspace_connectors(request: HttpRequest, workspace_id: str) -> HttpRespons
     connectors = (WorkspaceConnector.objects.filter(workspace=workspace)
                   .annotate(app_user_count=Count("connections", filter=_kind("app_user")),
                             shared_count=Count("connections", filter=_kind("workspace"))))
+    can_manage = _can_manage_connectors(membership)
     return render(request, "connectors/workspace_connectors.html", {
         "workspace": workspace, "connectors": connectors, "form": form,
-        "can_manage": _can_manage_connectors(membership)})
+        "can_manage": can_manage, "callback_url": callback_url(request) if can_manage else "",
+        "provider_choices": provider_choices(),
+        "prefill_type": request.GET.get("provider_type", "") if can_manage else ""})
 
 
 def _can_manage_connectors(membership: Membership) -> bool:
@@ -309,7 +320,9 @@ def connector_detail(request: HttpRequest, workspace_id: str, connector_id: str)
         except services.ConnectorError as exc:
             messages.error(request, exc.message)
             return here
+    can_manage = _can_manage_connectors(membership)
     return render(request, "connectors/connector_detail.html", {
         "workspace": workspace, "connector": connector, "form": form,
+        "callback_url": callback_url(request) if can_manage else "",
         "rotate_form": rotate_form, "usage": services.connector_usage(connector),
-        "can_manage": _can_manage_connectors(membership)})
+        "can_manage": can_manage})
