@@ -152,7 +152,7 @@ _REFS_LOCK = threading.Lock()
 
 
 def _lookup_ttl() -> float:
-    return float(getattr(settings, "SDK_LOOKUP_CACHE_SECONDS", 5))
+    return float(getattr(settings, "SDK_LOOKUP_CACHE_SECONDS", 0))
 
 
 def lookup(workspace_id: int, slug: str) -> IntegrationRef | None:

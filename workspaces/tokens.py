@@ -5,7 +5,7 @@ a lookup prefix plus an HMAC-SHA256 digest. App-user tokens are HS256 JWTs signe
 derived per app (SECRET_KEY + the app's salt), carrying a `jti` that can be revoked.
 
 The service-token lookup (token -> app -> workspace, one joined query) runs on every SDK call,
-so each process keeps the row it read for ``SDK_LOOKUP_CACHE_SECONDS`` (5; 0 = off). Any
+so each process keeps the row it read for ``SDK_LOOKUP_CACHE_SECONDS`` (default 0 = off). Any
 save or delete of a service token, an app or a workspace in this process empties that cache
 at once (a revocation through the dashboard, the admin API or the Django admin is refused by
 the very next call served by the same process); other processes see it within those seconds
@@ -100,7 +100,7 @@ _generation = [0]  # bumped by every forget: a row read before it is never store
 
 
 def _cache_seconds() -> float:
-    return float(getattr(settings, "SDK_LOOKUP_CACHE_SECONDS", 5))
+    return float(getattr(settings, "SDK_LOOKUP_CACHE_SECONDS", 0))
 
 
 def _clear() -> None:

@@ -314,7 +314,9 @@ PROXY_CONFIG_CACHE_SECONDS = env.int("PROXY_CONFIG_CACHE_SECONDS", default=60)
 # lookup (slug -> id, version) this long; a save in the same process drops them at once, other
 # processes see a revocation or an edit within this bound (workspaces.tokens,
 # integrations.runtime). 0 = a query on every call.
-SDK_LOOKUP_CACHE_SECONDS = env.float("SDK_LOOKUP_CACHE_SECONDS", default=5.0)
+# 0 by default: a revoked token or an edited integration must be seen by every process on the
+# next call. A deployment may trade that for fewer queries (see README).
+SDK_LOOKUP_CACHE_SECONDS = env.float("SDK_LOOKUP_CACHE_SECONDS", default=0.0)
 
 # ---- Proxy at real traffic shapes (issue 11; see config/gunicorn.conf.py) ----------------
 # Bounded PostgreSQL pool (Django 5.2 + psycopg_pool), per web process: DB_POOL_MAX_SIZE > 0

@@ -141,9 +141,10 @@ def test_an_edit_through_the_model_applies_at_the_next_call(personas, pets, sdk,
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_warm_call_runs_two_sql_statements(personas, pets, sdk):
+def test_a_warm_call_runs_two_sql_statements(personas, pets, sdk, settings):
     """With the token and the integration cached: the ledger's charge (one statement) and the
     call log row (written after the response)."""
+    settings.SDK_LOOKUP_CACHE_SECONDS = 5  # the cache is off by default; this is it switched on
     client = sdk(personas.app)
     for _ in range(2):  # the first one also writes the token's last_used_at (once a minute)
         assert call(client, personas.app).status_code == 200
@@ -262,7 +263,8 @@ def app_user_client(personas: Any, user_id: str = "user-1") -> tuple[Any, str]:
 
 
 def test_app_user_token_lookups_are_cached_and_a_revocation_applies_at_once(
-        personas, pets, upstream):
+        personas, pets, upstream, settings):
+    settings.SDK_LOOKUP_CACHE_SECONDS = 5  # the cache is off by default; this is it switched on
     client, raw = app_user_client(personas)
     assert call(client, personas.app).status_code == 200
     with CaptureQueriesContext(connection) as queries:
