@@ -212,3 +212,16 @@ def test_the_import_task_integrations_queue_by_name_is_registered(monkeypatch) -
     monkeypatch.setattr(tasks.run_spec_import, "delay", lambda *args: sent.append(args))
     enqueue.delay(services.RUN_SPEC_IMPORT, 7)
     assert sent == [(7,)]
+
+
+def test_no_application_module_is_over_700_lines() -> None:
+    """Issue 15's rule for the house: a module one person can hold in their head."""
+    too_long = {}
+    for top in (*FLOORS, "config"):
+        for path in (ROOT / top).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            lines = len(path.read_text(encoding="utf-8").splitlines())
+            if lines > 700:
+                too_long[str(path.relative_to(ROOT))] = lines
+    assert too_long == {}
