@@ -71,17 +71,49 @@ class ConfigureForm(forms.Form):
     def add_service_error(self, exc: services.IntegrationError) -> None:
         add_service_error(self, exc)
 
+    def check_all(self, workspace: Any, rows: list[HeaderRow], integration: Any = None
+                  ) -> bool:
+        """Every field checked in one pass, so that a duplicate slug and a private base URL
+        come back together (issue 14): the field rules, then each of the services' checks of
+        a field that passed them (slug, name, description, base URL, the headers). The
+        services check again when saving (a slug taken meanwhile, the origin of kept
+        headers). True when nothing was found."""
+        self.is_valid()
+        data = self.cleaned_data
+        exclude = integration.pk if integration is not None else None
+        existing = services.headers._existing_headers(integration) if integration else {}
+        checks = {
+            "slug": lambda: services.fields._clean_slug(workspace, data["slug"], exclude),
+            "name": lambda: services.fields._clean_name(data["name"]),
+            "description": lambda: services.fields._clean_description(data["description"]),
+            "base_url": lambda: services.clean_base_url(data["base_url"]),
+        }
+        for name, check in checks.items():
+            if name in self.errors or name not in data:
+                continue
+            try:
+                check()
+            except services.IntegrationError as exc:
+                self.add_service_error(exc)
+        try:
+            services.headers._clean_headers(header_inputs(rows), existing)
+        except services.IntegrationError as exc:
+            self.add_service_error(exc)
+        return not self.errors
+
 
 @dataclass
 class HeaderRow:
     """One header row as the page shows it. A kept sensitive row has ``keep`` set and never a
-    value; ``value`` is only ever filled for non-sensitive headers."""
+    value; ``value`` holds a plain value, or a sensitive value the user typed into this very
+    form and that is not saved yet (given back in its password field after a failed submit:
+    their own input of this request). A stored sensitive value never gets here."""
 
     name: str
     value: str = ""
     keep: bool = False
     sensitive: bool = False
-    retype: bool = False  # a sensitive value the user typed that was not kept after an error
+    typed: bool = False  # a sensitive value typed into this form, given back after an error
     reenter: bool = False  # a kept sensitive value the new base URL's server needs typed again
     locked: bool = False  # sensitive for good: a known sensitive name, or a stored secret
 
@@ -119,17 +151,18 @@ def header_inputs(rows: list[HeaderRow]) -> list[services.HeaderInput]:
 
 
 def rows_for_redisplay(rows: list[HeaderRow], reenter: Iterable[str] = ()) -> list[HeaderRow]:
-    """After a failed save: keep names, plain values and the sensitive marks, never a sensitive
-    value. A row shows as kept (masked) only when it sent no value; a typed sensitive value is
-    asked again (also in a kept row whose name became sensitive). Kept rows named in
-    ``reenter`` (the base URL moves to another server) ask for their value again."""
+    """After a failed save: keep names, plain values, the sensitive marks and a sensitive value
+    typed into this request's form (back in its password field: "bad input loses nothing";
+    the page never shows a stored sensitive value). A row shows as kept (masked) only when it
+    sent no value. Kept rows named in ``reenter`` (the base URL moves to another server) ask
+    for their value again."""
     again = {name.lower() for name in reenter}
     out = []
     for r in rows:
         auto = services.is_sensitive_header(r.name)
         if r.sensitive and (r.value or not r.keep):
-            out.append(HeaderRow(name=r.name, sensitive=True, retype=bool(r.value),
-                                 locked=auto))
+            out.append(HeaderRow(name=r.name, value=r.value, sensitive=True,
+                                 typed=bool(r.value), locked=auto))
         elif r.sensitive:
             out.append(HeaderRow(name=r.name, keep=True, sensitive=True, locked=True,
                                  reenter=r.name.lower() in again))

@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -21,7 +22,8 @@ from workspaces import plans
 from workspaces.access import get_workspace_for, get_workspace_object
 from workspaces.models import Membership, new_public_id
 
-from . import services, uploads
+from . import naming, services, uploads
+from . import warnings as spec_warnings
 from .forms import (
     ConfigureForm,
     HeaderRow,
@@ -84,6 +86,30 @@ def _spec_import(request: HttpRequest, workspace_id: str, import_id: str,
         public_id=import_id)
     plans.require(m.workspace, services.FEATURE)
     return spec_import, m
+
+
+def _created_from(spec_import: SpecImport) -> WorkspaceIntegration | None:
+    """The integration a create import already became (its wizard is over)."""
+    if spec_import.purpose != SpecImport.Purpose.CREATE:
+        return None
+    return (WorkspaceIntegration.objects.filter(workspace_id=spec_import.workspace_id,
+                                                spec_id=spec_import.pk)
+            .only("public_id", "name", "workspace_id").first())
+
+
+def _wizard_over(request: HttpRequest, workspace_id: str, spec_import: SpecImport
+                 ) -> HttpResponse | None:
+    """Back (or a bookmark) to a wizard page after "Create integration": the new integration's
+    page instead of a wizard whose state is gone (issue 14 §4.5). Called only after
+    ``_spec_import``'s access check: outsiders still get 404 and members without the role 403,
+    and an import that is not in the workspace (or no longer there) is a 404 as before."""
+    integration = _created_from(spec_import)
+    if integration is None:
+        return None
+    messages.info(request, f"“{integration.name}” was already created from this spec; here "
+                           "it is. To add another integration, use “Add integration”.")
+    return redirect("integration-detail", workspace_id=workspace_id,
+                    integration_id=integration.public_id)
 
 
 def _ctx(m: Membership, **extra: Any) -> dict[str, Any]:
@@ -214,6 +240,7 @@ def _status_payload(spec_import: SpecImport) -> dict[str, Any]:
     done = spec_import.status in (SpecImport.Status.READY, SpecImport.Status.FAILED)
     parsed = services.is_parsed(spec_import)
     warnings = list(spec_import.warnings or []) if done else []
+    notes = _warnings_context(spec_import, warnings)
     return {
         "id": spec_import.public_id,
         "status": spec_import.status,
@@ -229,13 +256,36 @@ def _status_payload(spec_import: SpecImport) -> dict[str, Any]:
         "warning_count": len(warnings),
         "warnings": [{"message": w.get("message", ""), "location": w.get("location", "")}
                      for w in warnings[:SHOWN_WARNINGS]],
+        # in words, grouped by operation (integrations/warnings.py), and as the page shows them
+        "warning_groups": spec_warnings.as_payload(spec_warnings.readable(warnings)),
+        "warnings_html": (render_to_string("integrations/_warnings.html", notes)
+                          if warnings else ""),
+        "warned_operations": notes["warned"],
     }
+
+
+def _warnings_context(spec_import: SpecImport, warnings: list[dict[str, Any]] | None = None
+                      ) -> dict[str, Any]:
+    """What ``_warnings.html`` shows and the operation table marks: the validator's warnings
+    in words, grouped by operation, all but the first few collapsed."""
+    if warnings is None:
+        done = spec_import.status in (SpecImport.Status.READY, SpecImport.Status.FAILED)
+        warnings = list(spec_import.warnings or []) if done else []
+    groups = spec_warnings.readable(warnings)
+    shown, more = spec_warnings.split_shown(groups)
+    keys = [op["key"] for op in spec_import.operations or [] if isinstance(op, dict)
+            and "key" in op] if any(g.path for g in groups) else []
+    warned = spec_warnings.affected_operations(groups, keys)
+    return {"warning_count": len(warnings), "warnings_shown": shown, "warnings_more": more,
+            "warnings_more_count": sum(len(g.items) for g in more),
+            "warning_operations": len(warned), "warned": warned}
 
 
 @plan_gated
 def import_detail(request: HttpRequest, workspace_id: str, import_id: str) -> HttpResponse:
-    spec_import, m = _spec_import(request, workspace_id, import_id)
-    return _import_page(request, m, spec_import)
+    spec_import, m = _spec_import(request, workspace_id, import_id)  # 404/403 first
+    return _wizard_over(request, workspace_id, spec_import) or _import_page(request, m,
+                                                                            spec_import)
 
 
 def _import_page(request: HttpRequest, m: Membership, spec_import: SpecImport,
@@ -260,6 +310,7 @@ def _import_page(request: HttpRequest, m: Membership, spec_import: SpecImport,
         diff_removed_selected=[k for k in diff.get("removed", []) if k in selected],
         diff_changed_selected=[k for k in diff.get("changed", []) if k in selected],
         is_current=is_current, error=error,
+        **_warnings_context(spec_import),
     )
     if (spec_import.purpose == SpecImport.Purpose.CREATE and status["operations_ready"]
             and spec_import.status != SpecImport.Status.FAILED):
@@ -267,7 +318,8 @@ def _import_page(request: HttpRequest, m: Membership, spec_import: SpecImport,
         # validation runs (Continue waits for it).
         operations = services.operations_of(spec_import)
         checked = request.session.get(NEW_SELECTION.format(spec_import.public_id), [])
-        context.update(selecting=True, rows=operation_rows_html(operations, set(checked)),
+        context.update(selecting=True,
+                       rows=operation_rows_html(operations, set(checked), context["warned"]),
                        checked_count=len(checked),
                        max_operations=services.max_operations(m.workspace))
     if (integration is not None and not is_current
@@ -277,7 +329,7 @@ def _import_page(request: HttpRequest, m: Membership, spec_import: SpecImport,
         if checked is None:
             available = {op["key"] for op in operations}
             checked = [k for k in integration.selected_keys if k in available]
-        context.update(rows=operation_rows_html(operations, set(checked)),
+        context.update(rows=operation_rows_html(operations, set(checked), context["warned"]),
                        checked_count=len(checked), choose_open=bool(error) or not checked,
                        max_operations=services.max_operations(m.workspace))
     return render(request, "integrations/import.html", context)
@@ -294,21 +346,33 @@ def import_status(request: HttpRequest, workspace_id: str, import_id: str) -> Js
 # --- step 2: operations -------------------------------------------------------------------------
 
 
-def operation_rows_html(operations: list[dict[str, Any]], checked: set[str]) -> SafeString:
+def _warned_badge(count: int) -> str:
+    if not count:
+        return ""
+    label = f"{count} validation warning{'s' if count != 1 else ''}"
+    return (f' <span class="badge warn op-warned" data-testid="op-warned" title="{label}: see '
+            f'the list of warnings">{label}</span>')
+
+
+def operation_rows_html(operations: list[dict[str, Any]], checked: set[str],
+                        warned: dict[str, int] | None = None) -> SafeString:
     """The rows of the operation table, built here rather than in a template loop: the page for
-    a 1,000-operation spec has to render in well under 100 ms."""
+    a 1,000-operation spec has to render in well under 100 ms. ``warned``: operation key ->
+    its validator warnings (flagged in the row)."""
     parts = []
+    warned = warned or {}
     for i, op in enumerate(operations):
         key = op["key"]
         tags = ", ".join(op.get("tags") or [])
         parts.append(
             '<tr data-search="{s}"><td><input type="checkbox" name="op" value="{k}" id="op-{i}"'
             '{c}></td><td><label for="op-{i}" class="method m-{m}">{M}</label></td>'
-            '<td><code>{p}</code>{d}</td><td>{o}</td><td>{su}</td><td>{t}</td></tr>'.format(
+            '<td><code>{p}</code>{d}{w}</td><td>{o}</td><td>{su}</td><td>{t}</td></tr>'.format(
                 s=escape(services.operation_search_text(op)), k=escape(key), i=i,
                 c=" checked" if key in checked else "",
                 m=escape(op["method"]), M=escape(op["method"].upper()), p=escape(op["path"]),
                 d=' <span class="badge">deprecated</span>' if op.get("deprecated") else "",
+                w=_warned_badge(warned.get(key, 0)),
                 o=escape(op.get("operation_id") or ""), su=escape(op.get("summary") or ""),
                 t=escape(tags)))
     return mark_safe("".join(parts))  # noqa: S308 - every value is escaped above
@@ -317,9 +381,12 @@ def operation_rows_html(operations: list[dict[str, Any]], checked: set[str]) -> 
 def _operations_page(request: HttpRequest, m: Membership, spec_import: SpecImport,
                      checked: list[str], **extra: Any) -> HttpResponse:
     operations = services.operations_of(spec_import)
+    notes = _warnings_context(spec_import)
     return render(request, "integrations/operations.html", _ctx(
         m, spec_import=spec_import, step=2, operation_count=len(operations),
-        rows=operation_rows_html(operations, set(checked)), checked_count=len(checked),
+        rows=operation_rows_html(operations, set(checked), notes["warned"]),
+        checked_count=len(checked), warning_count=notes["warning_count"],
+        warning_operations=notes["warning_operations"],
         max_operations=services.max_operations(m.workspace), **extra))
 
 
@@ -332,7 +399,9 @@ def _save_selection(request: HttpRequest, m: Membership, spec_import: SpecImport
 
 @plan_gated
 def new_operations(request: HttpRequest, workspace_id: str, import_id: str) -> HttpResponse:
-    spec_import, m = _spec_import(request, workspace_id, import_id)
+    spec_import, m = _spec_import(request, workspace_id, import_id)  # 404/403 first
+    if (over := _wizard_over(request, workspace_id, spec_import)) is not None:
+        return over
     key = NEW_SELECTION.format(spec_import.public_id)
     if spec_import.purpose != "create" or spec_import.status != SpecImport.Status.READY:
         if (request.method == "POST" and spec_import.purpose == "create"
@@ -385,13 +454,18 @@ def _configure_page(request: HttpRequest, m: Membership, form: ConfigureForm,
                     ) -> HttpResponse:
     if not rows or rows[-1].name:
         rows = [*rows, HeaderRow(name="")]  # a blank row to fill (works without JavaScript)
-    return render(request, "integrations/configure.html", _ctx(
+    response = render(request, "integrations/configure.html", _ctx(
         m, form=form, header_rows=rows, selected=selected, step=3, **extra))
+    if any(r.typed for r in rows):  # a typed sensitive value is in its field: keep no copy
+        response["Cache-Control"] = "no-store"
+    return response
 
 
 @plan_gated
 def new_configure(request: HttpRequest, workspace_id: str, import_id: str) -> HttpResponse:
-    spec_import, m = _spec_import(request, workspace_id, import_id)
+    spec_import, m = _spec_import(request, workspace_id, import_id)  # 404/403 first
+    if (over := _wizard_over(request, workspace_id, spec_import)) is not None:
+        return over  # also a "Create" sent again from the history: nothing new is made
     if spec_import.status != SpecImport.Status.READY or spec_import.purpose != "create":
         return redirect("integration-import", workspace_id=workspace_id, import_id=import_id)
     key = NEW_SELECTION.format(spec_import.public_id)
@@ -406,12 +480,12 @@ def new_configure(request: HttpRequest, workspace_id: str, import_id: str) -> Ht
     if request.method != "POST":
         form = ConfigureForm(initial={
             "name": spec_import.title[:services.MAX_NAME],
-            "slug": services.suggest_slug(m.workspace, spec_import.title),
+            "slug": services.suggest_slug(m.workspace, naming.api_name(spec_import.title)),
             "base_url": spec_import.default_base_url})
         return _configure_page(request, m, form, [], selected, **extra)
     form = ConfigureForm(request.POST)
     rows = header_rows_from_post(request.POST)
-    if form.is_valid():
+    if form.check_all(m.workspace, rows):
         try:
             integration = services.create_integration(
                 m.workspace, actor=request.user, spec_import=spec_import,
@@ -458,7 +532,7 @@ def integration_edit(request: HttpRequest, workspace_id: str, integration_id: st
     form = ConfigureForm(request.POST)
     rows = header_rows_from_post(request.POST)
     reenter: list[str] = []
-    if form.is_valid():
+    if form.check_all(m.workspace, rows, integration):
         try:
             services.update_integration(
                 integration, actor=request.user, operation_keys=keys,

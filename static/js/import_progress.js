@@ -66,6 +66,11 @@
   var showWarnings = function (data) {
     var slot = document.getElementById("import-warnings-slot");
     if (!slot || !data.warning_count) return;
+    if (data.warnings_html) {  // grouped, in words (integrations/warnings.py); escaped there
+      slot.innerHTML = data.warnings_html;
+      document.dispatchEvent(new CustomEvent("import-warnings", {detail: data}));
+      return;
+    }
     var box = el("div", "warnings");
     box.setAttribute("data-testid", "import-warnings");
     var n = data.warning_count;

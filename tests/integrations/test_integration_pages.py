@@ -1,5 +1,6 @@
 """The dashboard pages: the three-step wizard with the Django client, edit, refresh, delete,
-failed saves that keep what was typed (never a sensitive value), query ceilings."""
+failed saves that keep what was typed (a typed sensitive value only back in its password field,
+never a saved one), query ceilings."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from integrations import services
 from integrations.models import CallLog, SpecImport, WorkspaceIntegration
 from integrations.services import HeaderInput
 from tests.integrations.egress_support import Upstream
+from tests.integrations.typed_value_support import (
+    assert_nothing_saved,
+    assert_typed_value_back_only_in_its_password_field,
+)
 from tests.integrations.wizard_support import (
     CONTACTS_V1,
     PETSTORE_30,
@@ -206,7 +211,10 @@ def test_operation_page_for_a_thousand_operations(admin_client, personas,
             in html)
 
 
-def test_failed_save_keeps_input_but_never_a_sensitive_value(admin_client, personas):
+def test_failed_save_keeps_input_and_the_typed_sensitive_value_only_in_its_field(
+        admin_client, personas):
+    """Issue 14 §4.4: the key typed into this form comes back in its password field (nothing
+    to retype), nowhere else in the page, and nothing is saved."""
     make_integration(personas.workspace, personas.admin, slug="taken")
     spec_import = ready_import(personas.workspace, personas.admin, CONTACTS_V1)
     session = admin_client.session
@@ -222,9 +230,10 @@ def test_failed_save_keeps_input_but_never_a_sensitive_value(admin_client, perso
     assert response.status_code == 200
     assert "already exists" in html
     assert 'value="My CRM"' in html and "typed text" in html and 'value="acme"' in html
-    assert 'value="X-Api-Key"' in html and "enter it again" in html
-    assert secret_value not in html
+    assert 'value="X-Api-Key"' in html and "enter it again" not in html
+    assert_typed_value_back_only_in_its_password_field(response, "X-Api-Key", secret_value)
     assert WorkspaceIntegration.objects.count() == 1
+    assert_nothing_saved(admin_client, secret_value)
 
 
 def test_edit_page_masks_sensitive_headers_and_keeps_them(admin_client, personas):
@@ -251,11 +260,11 @@ def test_edit_page_masks_sensitive_headers_and_keeps_them(admin_client, personas
     assert services.integration_headers(integration) == {"X-Tenant": "globex"}
 
 
-def test_a_sensitive_value_typed_into_a_kept_row_is_asked_again_after_a_failed_save(
+def test_a_sensitive_value_typed_into_a_kept_row_comes_back_in_its_field_after_a_failed_save(
         admin_client, personas):
     """A plain header renamed to a sensitive name (its typed value now a secret): after a failed
-    save the row asks for the value again, instead of showing it as a stored (masked) value
-    that does not exist."""
+    save the row gives the typed value back in its password field (not as a stored, masked
+    value that does not exist), nowhere else in the page, and the stored header is unchanged."""
     integration = make_integration(personas.workspace, personas.admin, headers=[
         HeaderInput("X-Tenant", "acme")])
     url = ws_url(personas, "integration-edit", integration.public_id)
@@ -266,10 +275,28 @@ def test_a_sensitive_value_typed_into_a_kept_row_is_asked_again_after_a_failed_s
         "header_value": [secret_value]})
     html = response.content.decode()
     assert response.status_code == 200 and "https://" in html
-    assert 'value="X-Tenant-Token"' in html and "enter it again" in html
+    assert 'value="X-Tenant-Token"' in html and "enter it again" not in html
     assert "sensitive – delete to change" not in html
-    assert secret_value not in html
+    assert_typed_value_back_only_in_its_password_field(response, "X-Tenant-Token",
+                                                       secret_value)
     assert services.integration_headers(integration) == {"X-Tenant": "acme"}
+    assert_nothing_saved(admin_client, secret_value)
+    # once a sensitive value IS saved, no page shows it: not the edit page, not a failed save
+    response = admin_client.post(url, {
+        "slug": "contacts", "name": "Contacts", "base_url": "https://api.example.com/v1",
+        "header_keep": ["1"], "header_name": ["X-Tenant-Token"],
+        "header_value": [secret_value]})
+    assert response.status_code == 302
+    assert services.integration_headers(integration) == {"X-Tenant-Token": secret_value}
+    detail = ws_url(personas, "integration-detail", integration.public_id)
+    for page in (url, detail):
+        assert secret_value not in admin_client.get(page).content.decode()
+    failed = admin_client.post(url, {
+        "slug": "contacts", "name": "Contacts", "base_url": "not a url",
+        "header_keep": ["1"], "header_sensitive": ["0"], "header_name": ["X-Tenant-Token"],
+        "header_value": [""]})
+    assert failed.status_code == 200 and secret_value not in failed.content.decode()
+    assert 'data-testid="sensitive-mask"' in failed.content.decode()
 
 
 def test_edit_is_blocked_when_a_header_cannot_be_decrypted(admin_client, personas, settings):

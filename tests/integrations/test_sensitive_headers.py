@@ -14,6 +14,10 @@ from integrations import services
 from integrations.models import IntegrationHeader, WorkspaceIntegration
 from integrations.services import HeaderInput
 from tests.integrations.test_proxy_secrets import scan_database
+from tests.integrations.typed_value_support import (
+    assert_nothing_saved,
+    assert_typed_value_back_only_in_its_password_field,
+)
 from tests.integrations.wizard_support import CONTACTS_V1, canary, make_integration, ready_import
 
 pytestmark = pytest.mark.django_db
@@ -199,7 +203,10 @@ def test_configure_form_has_a_sensitive_checkbox_per_row(admin_client, personas)
     assert services.integration_headers(integration)["X-Tenant-Id"] == value
 
 
-def test_a_failed_save_keeps_the_mark_but_not_the_value(admin_client, personas):
+def test_a_failed_save_keeps_the_mark_and_the_value_only_in_its_password_field(
+        admin_client, personas):
+    """A header the admin marked sensitive: after a failed save the mark stays and the typed
+    value is back only in that row's password field (issue 14 §4.4); nothing is saved."""
     url, _ = configure(admin_client, personas)
     value = canary()
     response = admin_client.post(url, {
@@ -208,13 +215,32 @@ def test_a_failed_save_keeps_the_mark_but_not_the_value(admin_client, personas):
         "header_name": ["X-Tenant-Id", "X-Tenant"], "header_value": [value, "acme"],
         "header_sensitive": ["0"]})
     html = response.content.decode()
-    assert response.status_code == 200 and value not in html
+    assert_typed_value_back_only_in_its_password_field(response, "X-Tenant-Id", value)
     first = html[html.index('value="X-Tenant-Id"'):html.index('value="X-Tenant"')]
-    assert 'type="password"' in first and " checked" in first and "enter it again" in first
+    assert 'type="password"' in first and " checked" in first and "enter it again" not in first
     second = html[html.index('value="X-Tenant"'):]
     second = second[:second.index("</div>")]
     assert 'value="acme"' in second and " checked" not in second
     assert not WorkspaceIntegration.objects.exists()
+    assert not IntegrationHeader.objects.exists()
+    assert_nothing_saved(admin_client, value)
+    # saved, it never comes back: not on the edit page, not in a failed save of the edit
+    response = admin_client.post(url, {
+        "slug": "crm", "name": "CRM", "base_url": "https://crm.example.com",
+        "header_row": ["0", "1"], "header_keep": ["", ""],
+        "header_name": ["X-Tenant-Id", "X-Tenant"], "header_value": [value, "acme"],
+        "header_sensitive": ["0"]})
+    assert response.status_code == 302
+    integration = WorkspaceIntegration.objects.get(slug="crm")
+    assert stored(integration, "X-Tenant-Id").sensitive
+    edit = ws_url(personas, "integration-edit", integration.public_id)
+    assert value not in admin_client.get(edit).content.decode()
+    assert value not in admin_client.get(response.url).content.decode()
+    failed = admin_client.post(edit, {
+        "slug": "Bad Slug", "name": "CRM", "base_url": "https://crm.example.com",
+        "header_row": ["0", "1"], "header_keep": ["1", "1"], "header_sensitive": ["0"],
+        "header_name": ["X-Tenant-Id", "X-Tenant"], "header_value": ["", "acme"]})
+    assert failed.status_code == 200 and value not in failed.content.decode()
 
 
 def test_known_names_show_a_ticked_locked_checkbox(admin_client, personas):

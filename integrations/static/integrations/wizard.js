@@ -108,6 +108,22 @@
     refresh();
   }
 
+  // --- import page: validation finished while selecting (static/js/import_progress.js) ---
+  document.addEventListener("import-warnings", function (event) {
+    var warned = (event.detail && event.detail.warned_operations) || {};
+    document.querySelectorAll("#op-table input[name=op]").forEach(function (box) {
+      var n = warned[box.value];
+      if (!n || box.closest("tr").querySelector(".op-warned")) return;
+      var badge = document.createElement("span");
+      badge.className = "badge warn op-warned";
+      badge.setAttribute("data-testid", "op-warned");
+      badge.textContent = n + " validation warning" + (n === 1 ? "" : "s");
+      badge.title = badge.textContent + ": see the list of warnings";
+      var cell = box.closest("tr").querySelector("td:nth-child(3)");
+      if (cell) { cell.appendChild(document.createTextNode(" ")); cell.appendChild(badge); }
+    });
+  });
+
   // --- step 3: header rows --------------------------------------------------------------
   var headerRows = document.getElementById("header-rows");
   if (headerRows) {
@@ -133,6 +149,21 @@
       var locked = mark && mark.getAttribute("data-locked") === "1";
       var chosen = mark ? mark.checked && !mark.disabled : false;  // the user's own choice, for names not known
       var revealed = false;
+      // The visibility (eye) button: only for a sensitive value, which is masked until shown;
+      // a plain value is always visible, so it gets no button. aria-pressed = shown.
+      var showToggle = function (isSensitive) {
+        if (!value) return;
+        if (!isSensitive) revealed = false;
+        value.type = isSensitive && !revealed ? "password" : "text";
+        if (!toggle) return;
+        toggle.hidden = !isSensitive;
+        toggle.setAttribute("aria-pressed", revealed ? "true" : "false");
+        toggle.title = revealed ? "Hide the value" : "Show the value";
+        var eye = toggle.querySelector(".icon-eye");
+        var eyeOff = toggle.querySelector(".icon-eye-off");
+        if (eye) eye.hidden = revealed;
+        if (eyeOff) eyeOff.hidden = !revealed;
+      };
       var update = function () {
         var known = sensitive(name.value);
         if (mark && !locked) {
@@ -141,7 +172,7 @@
         }
         var isSensitive = known || (mark ? mark.checked : false);
         if (badge) badge.hidden = !isSensitive;
-        if (value && !revealed) value.type = isSensitive ? "password" : "text";
+        showToggle(isSensitive);
       };
       if (mark && !locked) {
         mark.addEventListener("change", function () { chosen = mark.checked; update(); });
@@ -151,12 +182,9 @@
         remove.addEventListener("click", function () { row.remove(); });
       }
       if (toggle && value) {
-        toggle.hidden = false;
         toggle.addEventListener("click", function () {
-          revealed = value.type === "password";
-          value.type = revealed ? "text" : "password";
-          toggle.setAttribute("aria-pressed", revealed ? "true" : "false");
-          toggle.textContent = revealed ? "Hide" : "Show";
+          revealed = !revealed;
+          showToggle(true);
         });
       }
       if (name && !row.classList.contains("kept")) name.addEventListener("input", update);
