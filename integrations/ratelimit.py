@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache, caches
+from django.core.cache import cache
+
+from workspaces import sdk_cache
 
 log = logging.getLogger(__name__)
 
@@ -44,20 +46,9 @@ def _keys(scope: str, now: float) -> tuple[str, str, float]:
     return f"proxy-rl:{scope}:{bucket}", f"proxy-rl:{scope}:{bucket - 1}", elapsed
 
 
-_CLIENTS: dict[tuple[str, ...], Any] = {}
-
-
 def _redis_client() -> Any | None:
-    """The redis-py client (thread-safe, pooled) of the default cache when that is Django's
-    RedisCache; made once per server list instead of once per call."""
-    backend = caches["default"]
-    if type(backend).__name__ != "RedisCache":
-        return None
-    servers = tuple(backend._cache._servers)
-    client = _CLIENTS.get(servers)
-    if client is None:
-        client = _CLIENTS[servers] = backend._cache.get_client(None, write=True)
-    return client
+    """The default cache's redis-py client, or None (``workspaces.sdk_cache.redis_client``)."""
+    return sdk_cache.redis_client()
 
 
 def _count(current: str, previous: str) -> tuple[int, int]:

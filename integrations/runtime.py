@@ -9,9 +9,10 @@ not bump the version (the Django admin). Entries additionally expire after
 ``PROXY_CONFIG_CACHE_SECONDS`` (a bound on anything changed behind the integration's back).
 
 The per-call lookup itself (slug -> id, version) is kept for ``SDK_LOOKUP_CACHE_SECONDS``
-(5; 0 = off) per process: any save or delete of an integration in this process drops it at
-once (and again when the change's transaction commits), so an edit applies at the next call
-served by the same process and within those seconds everywhere else.
+per process: any save or delete of an integration drops it at once in the process that made
+it (and again when the change's transaction commits) and is published to every other process
+through the shared epoch (``workspaces.sdk_cache``), so an edit applies at the next call any
+process serves.
 
 The cache is process-local on purpose: it holds resolved header values (secrets), which must
 never be written to a shared cache such as Redis.
@@ -35,6 +36,8 @@ from django.db import connection, transaction
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+
+from workspaces import sdk_cache
 
 from . import openapi
 from .models import WorkspaceIntegration
@@ -152,7 +155,7 @@ _REFS_LOCK = threading.Lock()
 
 
 def _lookup_ttl() -> float:
-    return float(getattr(settings, "SDK_LOOKUP_CACHE_SECONDS", 0))
+    return sdk_cache.seconds()
 
 
 def lookup(workspace_id: int, slug: str) -> IntegrationRef | None:
@@ -200,12 +203,16 @@ def _forget_refs() -> None:
         _refs_generation[0] += 1
 
 
+sdk_cache.register(_forget_refs)  # another process changed an integration
+
+
 def forget_lookups(using: str | None = None, **_: Any) -> None:
     """Drop this process's cached lookups (connected to saves and deletes of integrations):
     now, and again when the change's transaction commits."""
     _forget_refs()
     if transaction.get_connection(using).in_atomic_block:
         transaction.on_commit(_forget_refs, using=using)
+    sdk_cache.bump(using)
 
 
 for _signal in (post_save, post_delete):

@@ -91,6 +91,33 @@ def tail(log: Path) -> str:
 
 
 @contextmanager
+def _publishing_changes(redis_url: str) -> Iterator[None]:
+    """The test process changes rows (an edit, a revocation) like any production process: with
+    the portal on Redis, its commits publish the change to every gunicorn worker (the shared
+    epoch of workspaces.sdk_cache), which this process's local-memory cache can't."""
+    if not redis_url:
+        yield
+        return
+    import redis
+
+    from workspaces import sdk_cache
+
+    client = redis.Redis.from_url(redis_url)
+    original = sdk_cache._bump_now
+
+    def publish() -> None:
+        original()
+        client.incr(":1:" + sdk_cache.EPOCH_KEY)  # the key the portal's RedisCache reads
+
+    sdk_cache._bump_now = publish  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sdk_cache._bump_now = original  # type: ignore[assignment]
+        client.close()
+
+
+@contextmanager
 def gunicorn_portal(django_db_blocker: Any, log: Path, env: dict[str, str],
                     workers: int = 2) -> Iterator[str]:
     """Serve the portal as in production (config/gunicorn.conf.py: gevent workers, the bounded
@@ -102,6 +129,8 @@ def gunicorn_portal(django_db_blocker: Any, log: Path, env: dict[str, str],
         db = connection.settings_dict
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
     port = free_port()
+    redis_url = os.environ.get("CELERY_BROKER_URL", "")
+    redis_url = redis_url if redis_url.startswith("redis://") else ""
     full_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
@@ -110,6 +139,10 @@ def gunicorn_portal(django_db_blocker: Any, log: Path, env: dict[str, str],
         "SECRET_KEY": settings.SECRET_KEY,
         "FIELD_ENCRYPTION_KEY": ",".join(settings.FIELD_ENCRYPTION_KEY),
         "LOG_LEVEL": "WARNING",
+        # production's cache shape when Redis is there (the SDK lookup caches on, each change
+        # published to every worker through the shared epoch: workspaces.sdk_cache)
+        **({"TEST_SERVER_REDIS_URL": redis_url, "TEST_SERVER_CACHE_PREFIX": ""}
+           if redis_url else {}),
         **env,
     }
     with log.open("w") as out:
@@ -131,7 +164,8 @@ def gunicorn_portal(django_db_blocker: Any, log: Path, env: dict[str, str],
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("gunicorn did not start:\n" + tail(log))
             time.sleep(0.2)
-        yield url
+        with _publishing_changes(redis_url):
+            yield url
     finally:
         proc.terminate()
         try:

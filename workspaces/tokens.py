@@ -5,11 +5,11 @@ a lookup prefix plus an HMAC-SHA256 digest. App-user tokens are HS256 JWTs signe
 derived per app (SECRET_KEY + the app's salt), carrying a `jti` that can be revoked.
 
 The service-token lookup (token -> app -> workspace, one joined query) runs on every SDK call,
-so each process keeps the row it read for ``SDK_LOOKUP_CACHE_SECONDS`` (default 0 = off). Any
-save or delete of a service token, an app or a workspace in this process empties that cache
-at once (a revocation through the dashboard, the admin API or the Django admin is refused by
-the very next call served by the same process); other processes see it within those seconds
-at most. The digest is checked on every call, cached or not.
+so each process keeps the row it read for ``SDK_LOOKUP_CACHE_SECONDS``. Any save or delete of a
+service token, an app or a workspace empties that process's cache at once and is published to
+every other process through the shared epoch (``workspaces.sdk_cache``): a revocation through
+the dashboard, the admin API or the Django admin is refused by the very next call any process
+serves. The digest is checked on every call, cached or not.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from django.db import connection, models, transaction
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
+from . import sdk_cache
 from .models import (
     App,
     AppServiceToken,
@@ -100,7 +101,7 @@ _generation = [0]  # bumped by every forget: a row read before it is never store
 
 
 def _cache_seconds() -> float:
-    return float(getattr(settings, "SDK_LOOKUP_CACHE_SECONDS", 0))
+    return sdk_cache.seconds()
 
 
 def _clear() -> None:
@@ -116,6 +117,10 @@ def forget_cached_tokens(using: str | None = None, **_: Any) -> None:
     _clear()
     if transaction.get_connection(using).in_atomic_block:
         transaction.on_commit(_clear, using=using)
+    sdk_cache.bump(using)
+
+
+sdk_cache.register(_clear)  # another process changed a cached row
 
 
 # post_delete only where rows are few (a receiver stops Django's fast bulk delete of the

@@ -310,13 +310,14 @@ PROXY_TIMEOUT_SECONDS = env.float("PROXY_TIMEOUT_SECONDS", default=30.0)
 PROXY_CONNECT_TIMEOUT_SECONDS = env.float("PROXY_CONNECT_TIMEOUT_SECONDS", default=5.0)
 PROXY_MAX_RESPONSE_BYTES = env.int("PROXY_MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
 PROXY_CONFIG_CACHE_SECONDS = env.int("PROXY_CONFIG_CACHE_SECONDS", default=60)
-# Each process keeps a service token's row (token -> app -> workspace) and an integration's
-# lookup (slug -> id, version) this long; a save in the same process drops them at once, other
-# processes see a revocation or an edit within this bound (workspaces.tokens,
-# integrations.runtime). 0 = a query on every call.
-# 0 by default: a revoked token or an edited integration must be seen by every process on the
-# next call. A deployment may trade that for fewer queries (see README).
-SDK_LOOKUP_CACHE_SECONDS = env.float("SDK_LOOKUP_CACHE_SECONDS", default=0.0)
+# Each process keeps a service token's row (token -> app -> workspace), an app-user token's
+# lookups and an integration's lookup (slug -> id, version) at most this long. With Redis every
+# change is published (workspaces.sdk_cache: a shared epoch read once per SDK request), so every
+# process sees a revocation or an edit on its next call; without Redis each process trusts its
+# own cache (exact for one process), so the default is 0 (off) then. 0 = a query on every call.
+SDK_LOOKUP_CACHE_SECONDS = env.float(
+    "SDK_LOOKUP_CACHE_SECONDS",
+    default=60.0 if CACHES["default"]["BACKEND"].endswith("RedisCache") else 0.0)
 
 # ---- Proxy at real traffic shapes (issue 11; see config/gunicorn.conf.py) ----------------
 # Bounded PostgreSQL pool (Django 5.2 + psycopg_pool), per web process: DB_POOL_MAX_SIZE > 0

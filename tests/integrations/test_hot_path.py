@@ -296,3 +296,111 @@ def test_an_app_user_revocation_elsewhere_is_refused_within_the_cache_seconds(
         jti=claims["jti"], app=personas.app, expires_at=timezone.now())])
     later(monkeypatch, 5.1)
     assert call(client, personas.app).status_code == 401
+
+
+# --------------------------------------------------------------------------- the shared epoch
+
+_REDIS = __import__("os").environ.get("CELERY_BROKER_URL", "")
+
+
+@pytest.fixture
+def shared_epoch(settings: Any) -> Any:
+    """The production shape: the default cache is Redis, so the lookup caches are on and every
+    change is published through the shared epoch (workspaces.sdk_cache)."""
+    if not _REDIS.startswith("redis://"):
+        pytest.skip("needs Redis (CELERY_BROKER_URL)")
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": _REDIS, "KEY_PREFIX": "sdk-epoch-test"}}
+    settings.SDK_LOOKUP_CACHE_SECONDS = 60
+    from django.core.cache import cache
+
+    from workspaces import sdk_cache
+
+    cache.clear()
+    yield sdk_cache
+    cache.clear()
+
+
+def another_process_changed_a_row() -> None:
+    """What the commit of a change in another process does here: only the shared epoch moves
+    (this process gets no signal)."""
+    from workspaces import sdk_cache
+
+    sdk_cache._bump_now()
+
+
+def test_with_redis_a_warm_call_reads_no_lookup_rows(personas, pets, upstream, shared_epoch):
+    client, token = service_client(personas)
+    for _ in range(2):
+        assert call(client, personas.app).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert call(client, personas.app).status_code == 200
+    tables = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "workspaces_appservicetoken" not in tables
+    assert "integrations_workspaceintegration" not in tables
+
+
+def test_a_revocation_by_another_process_is_refused_by_the_next_call(
+        personas, pets, upstream, shared_epoch):
+    client, token = service_client(personas)
+    for _ in range(2):  # the first one also writes the token's last_used_at (and re-reads it)
+        assert call(client, personas.app).status_code == 200  # cached here
+    AppServiceToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    # Until the other process's commit publishes it, this process serves its cached row (the
+    # cache is really used)...
+    assert call(client, personas.app).status_code == 200
+    another_process_changed_a_row()
+    # ...and the very next call after it is refused, no clock moved.
+    r = call(client, personas.app)
+    assert r.status_code == 401 and r.json()["detail"] == "Invalid or revoked service token."
+    assert len(upstream.seen) == 3
+
+
+def test_an_edit_by_another_process_applies_at_the_next_call(personas, pets, sdk, upstream,
+                                                           shared_epoch):
+    client = sdk(personas.app)
+    assert call(client, personas.app).status_code == 200
+    WorkspaceIntegration.objects.filter(pk=pets.pk).update(
+        base_url=upstream.url("/v2"), config_version=pets.config_version + 1)
+    another_process_changed_a_row()
+    assert call(client, personas.app).status_code == 200
+    assert upstream.seen[-1].path == "/v2/pets/1"
+
+
+def test_a_change_made_here_is_published_when_it_commits(personas, pets, shared_epoch,
+                                                         django_capture_on_commit_callbacks):
+    from django.core.cache import cache
+
+    client, token = service_client(personas)
+    before = cache.get(shared_epoch.EPOCH_KEY)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.revoke_service_token(token, actor=personas.owner)
+    assert cache.get(shared_epoch.EPOCH_KEY) == before  # not before the commit
+    for callback in callbacks:
+        callback()
+    assert int(cache.get(shared_epoch.EPOCH_KEY) or 0) > int(before or 0)
+
+
+def test_with_redis_down_every_lookup_reads_the_database(personas, pets, upstream,
+                                                        shared_epoch, monkeypatch):
+    client, token = service_client(personas)
+    for _ in range(2):
+        assert call(client, personas.app).status_code == 200
+
+    class Down:
+        def get(self, *_: Any) -> None:
+            raise ConnectionError("Redis is down")
+
+        incr = get
+
+    monkeypatch.setattr(shared_epoch, "redis_client", lambda: Down())
+    AppServiceToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    assert call(client, personas.app).status_code == 401  # no epoch: the row is read again
+
+
+def test_outside_an_sdk_request_nothing_is_cached(personas, pets, shared_epoch):
+    shared_epoch._state.trusted = False
+    assert shared_epoch.seconds() == 0
+    assert runtime.lookup(personas.workspace.pk, "pets") is not None
+    WorkspaceIntegration.objects.filter(pk=pets.pk).update(slug="renamed")
+    assert runtime.lookup(personas.workspace.pk, "pets") is None

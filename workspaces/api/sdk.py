@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from rest_framework import exceptions
 from rest_framework.request import Request
 
+from .. import sdk_cache
 from ..models import App
 from .authentication import SDKAuthentication, SDKCaller
 
@@ -14,6 +16,10 @@ from .authentication import SDKAuthentication, SDKCaller
 class SDKViewMixin:
     authentication_classes = [SDKAuthentication]
     permission_classes: list = []
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        sdk_cache.begin()  # before the first lookup: may this request use the caches?
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
 
 
 def resolve_app(
