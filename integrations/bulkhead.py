@@ -11,6 +11,10 @@ at once, all or nothing) is one Lua script round trip, releasing one ``ZREM`` pi
 lease of a process that died expires by itself after the call's deadline plus a margin.
 Without Redis (``make run``, tests), or while Redis is unreachable, each process enforces the
 caps on its own counters: safe (never unbounded), only per process.
+
+``admit`` is the proxy's gate: the app's rate limit (``integrations.ratelimit``'s sliding
+window, same keys and arithmetic) and every cap, in ONE Lua round trip; a call refused by
+either is not counted by the other.
 """
 
 from __future__ import annotations
@@ -46,6 +50,36 @@ return 0
 """
 
 
+_ADMIT = """
+local limit = tonumber(ARGV[4])
+local cur, prev = 0, 0
+if limit > 0 then
+  cur = redis.call('INCR', KEYS[1])
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
+  prev = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if prev * tonumber(ARGV[5]) + cur > limit then
+    redis.call('DECR', KEYS[1])
+    return {-1, cur, prev}
+  end
+end
+local now = tonumber(ARGV[1])
+local expires = tonumber(ARGV[2])
+local id = ARGV[3]
+for i = 3, #KEYS do
+  local key = KEYS[i]
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if redis.call('ZCARD', key) >= tonumber(ARGV[4 + i]) then
+    for j = 3, i - 1 do redis.call('ZREM', KEYS[j], id) end
+    if limit > 0 then redis.call('DECR', KEYS[1]) end
+    return {i - 2, cur, prev}
+  end
+  redis.call('ZADD', key, expires, id)
+  redis.call('EXPIRE', key, math.ceil(expires - now) + 60)
+end
+return {0, cur, prev}
+"""
+
+
 class Full(Exception):
     """A cap is reached: ``scope`` is "app" or "integration"."""
 
@@ -66,6 +100,7 @@ class Lease:
 _LOCAL: dict[str, int] = {}
 _LOCAL_LOCK = threading.Lock()
 _SCRIPT = None
+_ADMIT_SCRIPT = None
 
 
 def app_cap() -> int:
@@ -135,6 +170,47 @@ def acquire(app_key: str, integration_key: str | None) -> Lease:
             log.warning("proxy bulkhead: Redis unavailable, enforcing the caps per process",
                         exc_info=True)
     return _acquire_local(caps)
+
+
+def admit(app_key: str, integration_key: str | None) -> Lease:
+    """The app's rate limit and a slot under every cap, in one Redis round trip. Raises
+    ``ratelimit.Limited`` or ``Full`` (then nothing is counted or held)."""
+    global _ADMIT_SCRIPT
+    caps = _caps(app_key, integration_key)
+    limit = ratelimit.limit_per_minute()
+    client = ratelimit._redis_client()
+    if client is not None and (caps or limit > 0):
+        from django.core.cache import cache
+
+        try:
+            if _ADMIT_SCRIPT is None:
+                _ADMIT_SCRIPT = client.register_script(_ADMIT)
+            now = time.time()
+            current, previous, elapsed = ratelimit.keys(app_key, now)
+            keys = [cache.make_key(current), cache.make_key(previous),
+                    *[cache.make_key(key) for _, key, _ in caps]]
+            lease_id = secrets.token_hex(8)
+            verdict, cur, prev = (int(v) for v in _ADMIT_SCRIPT(
+                keys=keys, args=[now, now + _lease_seconds(), lease_id, max(limit, 0),
+                                 ratelimit.weight(elapsed), ratelimit.WINDOW_SECONDS * 2 + 5,
+                                 *[cap for _, _, cap in caps]], client=client))
+        except Exception:
+            log.warning("proxy gate: Redis unavailable, enforcing the caps per process (rate "
+                        "limit off)", exc_info=True)
+            return _acquire_local(caps) if caps else Lease("", (), shared=False)
+        if verdict == -1:
+            decision = ratelimit.decide(limit, cur, prev, elapsed)
+            if decision.allowed:  # the script's float arithmetic was a hair stricter
+                decision = ratelimit.Decision(False, limit, 0, 1)
+            raise ratelimit.Limited(decision)
+        if verdict > 0:
+            scope, _, cap = caps[verdict - 1]
+            raise Full(scope, cap, _retry_after())
+        return Lease(lease_id, tuple(keys[2:]), shared=bool(caps))
+    decision = ratelimit.hit(app_key, limit)
+    if not decision.allowed:
+        raise ratelimit.Limited(decision)
+    return _acquire_local(caps) if caps else Lease("", (), shared=False)
 
 
 def release(lease: Lease) -> None:

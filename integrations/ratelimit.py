@@ -36,11 +36,19 @@ class Decision:
     retry_after: int  # seconds; 0 when allowed
 
 
+class Limited(Exception):
+    """A call refused by the rate limit (``decision.allowed`` is False)."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(f"rate limit of {decision.limit} calls per minute reached")
+        self.decision = decision
+
+
 def limit_per_minute() -> int:
     return int(getattr(settings, "PROXY_RATE_LIMIT_PER_MINUTE", 600))
 
 
-def _keys(scope: str, now: float) -> tuple[str, str, float]:
+def keys(scope: str, now: float) -> tuple[str, str, float]:
     bucket = int(now // WINDOW_SECONDS)
     elapsed = now - bucket * WINDOW_SECONDS
     return f"proxy-rl:{scope}:{bucket}", f"proxy-rl:{scope}:{bucket - 1}", elapsed
@@ -88,25 +96,37 @@ def hit(scope: str, limit: int | None = None, *, now: float | None = None) -> De
     if limit <= 0:
         return Decision(True, 0, 0, 0)
     now = time.time() if now is None else now
-    current, previous, elapsed = _keys(scope, now)
+    current, previous, elapsed = keys(scope, now)
     try:
         cur, prev = _count(current, previous)
     except Exception:  # the limiter must never take the proxy down
         log.warning("proxy rate limiter unavailable; allowing the call", exc_info=True)
         return Decision(True, limit, limit, 0)
-    weight = 1.0 - elapsed / WINDOW_SECONDS
-    estimate = prev * weight + cur
+    decision = decide(limit, cur, prev, elapsed)
+    if not decision.allowed:
+        try:
+            _undo(current)
+        except Exception:
+            log.warning("proxy rate limiter could not undo a refused hit", exc_info=True)
+    return decision
+
+
+def weight(elapsed: float) -> float:
+    """How much of the previous bucket still counts ``elapsed`` seconds into this one."""
+    return 1.0 - elapsed / WINDOW_SECONDS
+
+
+def decide(limit: int, cur: int, prev: int, elapsed: float) -> Decision:
+    """The decision for a call counted as the ``cur``-th of this bucket (``prev`` in the last
+    one); a refused call must then be uncounted by the caller."""
+    estimate = prev * weight(elapsed) + cur
     if estimate <= limit:
         return Decision(True, limit, max(0, int(limit - estimate)), 0)
-    try:
-        _undo(current)
-    except Exception:
-        log.warning("proxy rate limiter could not undo a refused hit", exc_info=True)
     # When does the estimate (without this call) drop to limit - 1 or below?
     wait = WINDOW_SECONDS - elapsed
     cur_without = cur - 1
     if cur_without < limit and prev:
         # prev * (1 - (elapsed + t) / W) + cur_without <= limit - 1
-        t = (prev * weight + cur_without - (limit - 1)) * WINDOW_SECONDS / prev
+        t = (prev * weight(elapsed) + cur_without - (limit - 1)) * WINDOW_SECONDS / prev
         wait = min(wait, max(t, 0.0))
     return Decision(False, limit, 0, max(1, math.ceil(wait)))

@@ -3,17 +3,18 @@
 Order of the checks (cheapest and least revealing first), each refusal answered before
 anything is sent and without a charge:
 
-1. per-app rate limit (429 + ``Retry-After``);
-2. the integration, by slug, in the app's workspace (404), then its cached config;
-3. the operation among the selected ones (404), ``method:path`` per sdk-protocol §5;
-4. the parameters against the stored operation's schemas, path-parameter safety, the app's
+1. the integration, by slug, in the app's workspace (404), then its cached config;
+2. the operation among the selected ones (404), ``method:path`` per sdk-protocol §5;
+3. the parameters against the stored operation's schemas, path-parameter safety, the app's
    extra headers (400 with field errors);
-5. the URL through the SSRF guard, resolved once (502 ``egress_blocked`` / unresolvable);
-6. the bulkheads: calls in flight for the app and for the integration
-   (``integrations.bulkhead``; 429 ``concurrency_limited`` + ``Retry-After``);
-7. one credit reserved through the ledger (402 when the workspace has none left), committed
+4. the URL through the SSRF guard, resolved once (502 ``egress_blocked`` / unresolvable);
+5. per-app rate limit (429 ``rate_limited`` + ``Retry-After``) and the bulkheads: calls in
+   flight for the app and for the integration (429 ``concurrency_limited``), checked together
+   in one Redis round trip (``integrations.bulkhead.admit``); a call refused before this point
+   (404, 400, 502 not sent) is not counted by the rate limit;
+6. one credit reserved through the ledger (402 when the workspace has none left), committed
    before anything is sent; then the database connection goes back to the pool;
-8. the upstream call through ``egress`` (no redirects followed). If it turns out nothing was
+7. the upstream call through ``egress`` (no redirects followed). If it turns out nothing was
    sent (``phase == not_sent``: connection refused, connect timeout), the credit is refunded,
    so exactly the calls that reached the upstream are billed, even under concurrency.
 
@@ -139,16 +140,6 @@ def handle(app: App, *, caller_kind: str, slug: str, operation: str, query_strin
 
 def _call(app: App, *, slug: str, operation: str, query_string: str, body: Any,
           request_id: str, record: _Record) -> ProxyResult:
-    decision = ratelimit.hit(app.public_id)
-    if not decision.allowed:
-        raise ProxyError(
-            429,
-            f"Rate limit exceeded for this app: {decision.limit} integration calls per minute. "
-            f"Retry after {decision.retry_after} seconds.",
-            "rate_limited",
-            extra={"retry_after": decision.retry_after},
-            headers={"Retry-After": str(decision.retry_after)},
-        )
     slug = slug.strip()
     ref = runtime.lookup(app.workspace_id, slug)
     if ref is None:
@@ -195,8 +186,10 @@ def _call(app: App, *, slug: str, operation: str, query_string: str, body: Any,
         raise ProxyError(502, f"Failed to connect to external API: {_plain_reason(exc)}",
                          "upstream_unreachable", phase=CallLog.Phase.NOT_SENT)
 
-    try:
-        lease = bulkhead.acquire(app.public_id, f"custom:{ref.id}")
+    try:  # the rate limit and the bulkheads: one Redis round trip
+        lease = bulkhead.admit(app.public_id, f"custom:{ref.id}")
+    except ratelimit.Limited as exc:
+        raise rate_limit_refusal(exc.decision) from None
     except bulkhead.Full as exc:
         raise bulkhead_refusal(exc) from None
     try:
@@ -205,6 +198,18 @@ def _call(app: App, *, slug: str, operation: str, query_string: str, body: Any,
                                 request_id=request_id, record=record)
     finally:
         bulkhead.release(lease)
+
+
+def rate_limit_refusal(decision: ratelimit.Decision) -> ProxyError:
+    """429 + ``Retry-After`` in the SDK's error shape: nothing charged or sent."""
+    return ProxyError(
+        429,
+        f"Rate limit exceeded for this app: {decision.limit} integration calls per minute. "
+        f"Retry after {decision.retry_after} seconds.",
+        "rate_limited",
+        extra={"retry_after": decision.retry_after},
+        headers={"Retry-After": str(decision.retry_after)},
+    )
 
 
 def bulkhead_refusal(exc: bulkhead.Full) -> ProxyError:
@@ -309,7 +314,7 @@ __all__ = [
     "APP_FORBIDDEN_HEADERS", "DEFAULT_ACCEPT", "HIDDEN_RESPONSE_HEADERS", "MAX_MESSAGE",
     "MAX_PAYLOAD_ERRORS", "REQUEST_ID_HEADER", "ProxyError", "ProxyResult", "bulkhead_refusal",
     "decode_body", "envelope", "handle", "match_operation", "new_request_id", "prepare",
-    "proxy_policy", "response_headers",
+    "proxy_policy", "rate_limit_refusal", "response_headers",
 ]
 
 forward_names(__name__, (base, request, answer))

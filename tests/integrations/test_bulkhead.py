@@ -143,3 +143,34 @@ def test_without_redis_each_process_still_enforces_the_caps(settings: Any) -> No
     bulkhead.release(lease)
     bulkhead.release(bulkhead.acquire("app-local", "custom:6"))
     assert bulkhead.in_flight_here() == {}
+
+
+# --------------------------------------------------------------------------- the gate: one trip
+
+
+def test_admit_applies_the_rate_limit_and_the_caps_in_one_redis_script(
+        redis_caps: None, settings: Any) -> None:
+    from integrations import ratelimit
+
+    settings.PROXY_RATE_LIMIT_PER_MINUTE = 3
+    settings.PROXY_MAX_IN_FLIGHT_PER_APP = 2
+    a1 = bulkhead.admit("gate-a", "custom:1")
+    a2 = bulkhead.admit("gate-a", "custom:1")
+    assert a1.shared and a2.shared
+    with pytest.raises(bulkhead.Full):  # over the app's cap: refused, and not counted
+        bulkhead.admit("gate-a", "custom:1")
+    bulkhead.release(a1)
+    a3 = bulkhead.admit("gate-a", "custom:1")  # the 3rd counted call of the minute
+    bulkhead.release(a3)
+    with pytest.raises(ratelimit.Limited) as limited:  # the 4th: over the rate limit
+        bulkhead.admit("gate-a", "custom:1")
+    assert limited.value.decision.limit == 3 and 1 <= limited.value.decision.retry_after <= 60
+    bulkhead.release(a2)
+    # the rate-limited call took no slot: both of the app's slots are free again
+    settings.PROXY_RATE_LIMIT_PER_MINUTE = 100
+    b1, b2 = bulkhead.admit("gate-a", "custom:1"), bulkhead.admit("gate-a", "custom:1")
+    for lease in (b1, b2):
+        bulkhead.release(lease)
+    # the same counters as ratelimit.hit: a1, a2, a3, b1, b2 were counted, the two refused
+    # calls were not, so this is the 6th call of the minute
+    assert ratelimit.hit("gate-a", 10).remaining == 4

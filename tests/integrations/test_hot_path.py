@@ -404,3 +404,16 @@ def test_outside_an_sdk_request_nothing_is_cached(personas, pets, shared_epoch):
     assert runtime.lookup(personas.workspace.pk, "pets") is not None
     WorkspaceIntegration.objects.filter(pk=pets.pk).update(slug="renamed")
     assert runtime.lookup(personas.workspace.pk, "pets") is None
+
+
+def test_with_redis_the_rate_limit_counts_only_calls_that_got_to_the_gate(
+        personas, pets, sdk, upstream, shared_epoch, settings):
+    settings.PROXY_RATE_LIMIT_PER_MINUTE = 2
+    client = sdk(personas.app)
+    for _ in range(3):  # refused before the gate: not counted
+        assert call(client, personas.app, slug="nope").status_code == 404
+    assert [call(client, personas.app).status_code for _ in range(2)] == [200, 200]
+    r = call(client, personas.app)
+    assert r.status_code == 429 and r.json()["code"] == "rate_limited"
+    assert int(r["Retry-After"]) >= 1 and len(upstream.seen) == 2
+    assert CreditEntry.objects.filter(amount__lt=0).count() == 2
