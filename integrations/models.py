@@ -156,6 +156,10 @@ class CallLog(models.Model):
     request_bytes = models.PositiveIntegerField(default=0)
     response_bytes = models.PositiveIntegerField(default=0)
     credits = models.PositiveIntegerField(default=0)
+    sandbox = models.BooleanField(default=False,
+                                  help_text="Answered from the spec (the app's sandbox mode).")
+    caller_name = models.CharField(max_length=150, blank=True,
+                                   help_text="Who called, for dashboard callers (Try it).")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

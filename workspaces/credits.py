@@ -143,7 +143,7 @@ def _post(
 
 
 def charge(workspace: Workspace, amount: int, *, reason: str, idempotency_key: str,
-           reference: Any = None, actor: Any = None) -> CreditEntry:
+           reference: Any = None, actor: Any = None, app: Any = None) -> CreditEntry:
     """Spend credits; raises InsufficientCredits (and records nothing) when the balance is short."""
     if amount <= 0:
         raise ValueError("A charge must be a positive number of credits.")

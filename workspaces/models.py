@@ -189,12 +189,39 @@ class App(models.Model):
     )
     # Per-app salt for the app-user JWT key; replacing it revokes every app-user token at once.
     jwt_salt = models.CharField(max_length=64, default=secrets.token_hex, editable=False)
+    monthly_credit_cap = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Most credits this app's calls may spend in a calendar month (UTC); empty = "
+                  "no cap beyond the workspace's balance.")
+    sandbox_mode = models.BooleanField(
+        default=False,
+        help_text="Answer this app's integration calls from the spec (examples or generated "
+                  "values) instead of the upstream: free, nothing sent.")
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+
+class AppCreditUsage(models.Model):
+    """Credits an app's calls spent in one calendar month (UTC), kept in step with the ledger
+    (the charge and this row change in one statement), for the app's monthly cap."""
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="credit_usage")
+    month = models.DateField(help_text="The first day of the month.")
+    used = models.PositiveIntegerField(default=0)
+    notified_80_at = models.DateTimeField(null=True, blank=True)
+    notified_100_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["app", "month"], name="one_credit_usage_per_app_month"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.app_id} {self.month:%Y-%m}: {self.used}"
 
 
 class AppUser(models.Model):

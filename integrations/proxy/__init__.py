@@ -113,7 +113,7 @@ def proxy_policy() -> egress.EgressPolicy:
 
 
 def handle(app: App, *, caller_kind: str, slug: str, operation: str, query_string: str,
-           body: Any, request_id: str) -> ProxyResult:
+           body: Any, request_id: str, caller_name: str = "") -> ProxyResult:
     """Run one call for an authenticated caller of ``app``; always writes its call log row."""
     started = time.perf_counter()
     record = _Record(operation=_clip(operation + (f"?{query_string}" if query_string else ""),
@@ -132,7 +132,8 @@ def handle(app: App, *, caller_kind: str, slug: str, operation: str, query_strin
         status = result.status if result is not None else 500
         if result is None:
             record.error_code = record.error_code or "server_error"
-        _write_log(app, caller_kind=caller_kind, slug=slug, request_id=request_id,
+        _write_log(app, caller_kind=caller_kind, caller_name=caller_name, slug=slug,
+                   request_id=request_id,
                    record=record, response_status=status, latency_ms=latency_ms)
     result.headers[REQUEST_ID_HEADER] = request_id
     return result
@@ -200,6 +201,15 @@ def _call(app: App, *, slug: str, operation: str, query_string: str, body: Any,
         bulkhead.release(lease)
 
 
+def credits_refusal(exc: credits.InsufficientCredits) -> ProxyError:
+    """402 in the SDK's error shape: the workspace's balance, or the app's monthly cap
+    (``exc.reason``), would be exceeded; nothing sent."""
+    reason = getattr(exc, "reason", "integration_credits_limit_reached")
+    message = getattr(exc, "message", None) or _CREDITS_402_MESSAGE
+    return ProxyError(402, message, reason,
+                      extra={"message": message, "extra_data": {"reason": reason}})
+
+
 def rate_limit_refusal(decision: ratelimit.Decision) -> ProxyError:
     """429 + ``Retry-After`` in the SDK's error shape: nothing charged or sent."""
     return ProxyError(
@@ -234,13 +244,11 @@ def _charge_and_send(app: App, *, slug: str, key: str, ref: runtime.IntegrationR
     reference = WorkspaceIntegration(pk=ref.id, public_id=ref.public_id)
     if amount > 0:
         try:
-            credits.charge(app.workspace, amount,
+            credits.charge(app.workspace, amount, app=app,
                            reason=_clip(f"Integration call {slug} {key}", 200),
                            idempotency_key=f"proxy:{request_id}", reference=reference)
-        except credits.InsufficientCredits:
-            raise ProxyError(402, _CREDITS_402_MESSAGE, "integration_credits_limit_reached",
-                             extra={"message": _CREDITS_402_MESSAGE,
-                                    "extra_data": {"reason": "integration_credits_limit_reached"}})
+        except credits.InsufficientCredits as exc:
+            raise credits_refusal(exc) from None
         record.credits = amount
     _touch(app.workspace_id, ref)
     runtime.release_db_connection()  # the charge is committed; no connection held while waiting
@@ -284,8 +292,8 @@ def _touch(workspace_id: int, ref: runtime.IntegrationRef) -> None:
         runtime.note_used(workspace_id, ref, now)
 
 
-def _write_log(app: App, *, caller_kind: str, slug: str, request_id: str, record: _Record,
-               response_status: int, latency_ms: int) -> None:
+def _write_log(app: App, *, caller_kind: str, caller_name: str, slug: str, request_id: str,
+               record: _Record, response_status: int, latency_ms: int) -> None:
     calllog.write(CallLog(
         request_id=request_id,
         workspace_id=app.workspace_id,
@@ -294,6 +302,7 @@ def _write_log(app: App, *, caller_kind: str, slug: str, request_id: str, record
         integration_slug=_clip(slug.strip(), 60),
         operation=record.operation,
         caller_kind=caller_kind,
+        caller_name=_clip(caller_name, 150),
         phase=record.phase,
         status_code=record.status_code,
         response_status=response_status,
@@ -313,8 +322,8 @@ def _write_log(app: App, *, caller_kind: str, slug: str, request_id: str, record
 __all__ = [
     "APP_FORBIDDEN_HEADERS", "DEFAULT_ACCEPT", "HIDDEN_RESPONSE_HEADERS", "MAX_MESSAGE",
     "MAX_PAYLOAD_ERRORS", "REQUEST_ID_HEADER", "ProxyError", "ProxyResult", "bulkhead_refusal",
-    "decode_body", "envelope", "handle", "match_operation", "new_request_id", "prepare",
-    "proxy_policy", "rate_limit_refusal", "response_headers",
+    "credits_refusal", "decode_body", "envelope", "handle", "match_operation", "new_request_id",
+    "prepare", "proxy_policy", "rate_limit_refusal", "response_headers",
 ]
 
 forward_names(__name__, (base, request, answer))
