@@ -279,14 +279,15 @@ def _charge_and_send(app: App, integration_type: str, provider: providers.Provid
     price = provider.price_for(method, path) if provider.metered else 0
     if price > 0:
         try:
-            credits.charge(app.workspace, price,
+            credits.charge(app.workspace, price, app=app,
                            reason=f"Connector call {integration_type} {method} {path}"[:200],
                            idempotency_key=f"connector:{request_id}")
-        except credits.InsufficientCredits:
-            raise CallRefused(402, CREDITS_MESSAGE, "integration_credits_limit_reached",
-                              extra={"message": CREDITS_MESSAGE,
-                                     "extra_data": {"reason": "integration_credits_limit_reached"
-                                                    }})
+        except credits.InsufficientCredits as exc:
+            # the workspace's balance, or the app's monthly cap (exc.reason): nothing sent
+            reason = getattr(exc, "reason", "integration_credits_limit_reached")
+            message = getattr(exc, "message", None) or CREDITS_MESSAGE
+            raise CallRefused(402, message, reason,
+                              extra={"message": message, "extra_data": {"reason": reason}})
         record.credits = price
     runtime.release_db_connection()  # nothing held in PostgreSQL during the upstream wait
 
@@ -299,7 +300,7 @@ def _charge_and_send(app: App, integration_type: str, provider: providers.Provid
         record.status_code = exc.status
         record.error_code = type(exc).__name__[:50]
         if exc.phase == egress.PHASE_NOT_SENT and record.credits:
-            credits.refund(app.workspace, record.credits,
+            credits.refund(app.workspace, record.credits, app=app,
                            reason=f"Refund: connector call {integration_type} not sent"[:200],
                            idempotency_key=f"connector:{request_id}:refund")
             record.credits = 0

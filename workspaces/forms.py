@@ -86,5 +86,31 @@ class AppForm(forms.Form):
                   "turn it on.")
 
 
+class AppSettingsForm(AppForm):
+    """The app page's settings: AppForm plus the admins' settings (the monthly credit cap and
+    the sandbox switch), shown read-only to anyone else (`lock_admin_settings`)."""
+
+    monthly_credit_cap = forms.IntegerField(
+        required=False, min_value=1, label="Monthly credit cap",
+        widget=forms.NumberInput(attrs={"placeholder": "No cap", "inputmode": "numeric"}),
+        help_text="Most credits this app's integration calls may spend in a calendar month "
+                  "(UTC). Over it, calls are refused with 402 and nothing is sent; admins and "
+                  "owners are e-mailed at 80% and 100%. Empty: no cap beyond the workspace's "
+                  "balance.")
+    sandbox_mode = forms.BooleanField(
+        required=False, label="Sandbox mode",
+        help_text="Answer this app's integration calls from the spec (its examples, or values "
+                  "generated from its schemas) instead of the upstream: free, nothing sent.")
+
+    ADMIN_ONLY = ("monthly_credit_cap", "sandbox_mode")
+
+    def lock_admin_settings(self) -> None:
+        """For a member who manages the app but is no admin: the fields show, posted values
+        are ignored (the service refuses a change anyway)."""
+        for name in self.ADMIN_ONLY:
+            self.fields[name].disabled = True
+            self.fields[name].help_text += " Only workspace admins and owners change this."
+
+
 class TokenForm(forms.Form):
     name = forms.CharField(max_length=100, required=False)

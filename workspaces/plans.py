@@ -40,6 +40,9 @@ ROLE_FOR: dict[str, str] = {
     "manage_app": Role.ADMIN,
     # Anyone on the internet could call the workspace's integrations through the app.
     "allow_anonymous_calls": Role.ADMIN,
+    # Caps are money, and sandbox mode changes what every caller of the app gets back.
+    "set_app_credit_cap": Role.ADMIN,
+    "set_sandbox_mode": Role.ADMIN,
     "manage_members": Role.ADMIN,
     "manage_workspace": Role.ADMIN,
     "view_audit": Role.ADMIN,  # the audit trail: who changed what (page, CSV, admin API)

@@ -469,7 +469,8 @@ def recently_left_user_ids(workspace_id: int, days: int) -> Any:
 
 @transaction.atomic
 def create_app(workspace: Workspace, *, actor: User, name: str,
-               allow_anonymous_integration_calls: bool = False) -> App:
+               allow_anonymous_integration_calls: bool = False,
+               monthly_credit_cap: int | None = None, sandbox_mode: bool = False) -> App:
     name = name.strip()
     if not name:
         raise ServiceError("Give the app a name.")
@@ -478,14 +479,40 @@ def create_app(workspace: Workspace, *, actor: User, name: str,
     Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
     if allow_anonymous_integration_calls:
         _require_anonymous_calls_role(workspace, actor)
+    _require_admin_settings(workspace, actor, cap=monthly_credit_cap is not None,
+                            sandbox=sandbox_mode)
     if App.objects.filter(workspace=workspace).count() >= limits(workspace).max_apps:
         raise ServiceError(f"The {workspace.get_plan_display()} plan allows "
                            f"{limits(workspace).max_apps} apps. Upgrade to add more.", "plan")
     app = App.objects.create(workspace=workspace, name=name, created_by=actor,
-                             allow_anonymous_integration_calls=allow_anonymous_integration_calls)
-    _audit_app(app, actor, "app.create", audit.diff(None, {
-        "name": name, "allow_anonymous_integration_calls": allow_anonymous_integration_calls}))
+                             allow_anonymous_integration_calls=allow_anonymous_integration_calls,
+                             monthly_credit_cap=monthly_credit_cap, sandbox_mode=sandbox_mode)
+    created = {"name": name, "allow_anonymous_integration_calls":
+               allow_anonymous_integration_calls}
+    created.update({k: v for k, v in (("monthly_credit_cap", monthly_credit_cap),
+                                      ("sandbox_mode", sandbox_mode)) if v})
+    _audit_app(app, actor, "app.create", audit.diff(None, created))
     return app
+
+
+ADMIN_SETTINGS_REFUSED = {
+    "monthly_credit_cap": "Only workspace admins and owners can set or change an app's monthly "
+                          "credit cap.",
+    "sandbox_mode": "Only workspace admins and owners can switch an app's sandbox mode.",
+}
+
+
+def _require_admin_settings(workspace: Workspace, actor: User, *, cap: bool,
+                            sandbox: bool) -> None:
+    """The app's monthly credit cap and its sandbox switch are admins' and owners' settings."""
+    wanted = [f for f, on in (("monthly_credit_cap", cap), ("sandbox_mode", sandbox)) if on]
+    if not wanted:
+        return
+    membership = Membership.objects.filter(workspace=workspace, user=actor).first()
+    for field in wanted:
+        action = "set_app_credit_cap" if field == "monthly_credit_cap" else "set_sandbox_mode"
+        if membership is None or not membership.has_role(ROLE_FOR[action]):
+            raise ServiceError(ADMIN_SETTINGS_REFUSED[field], "forbidden", field)
 
 
 ANONYMOUS_CALLS_REFUSED = (
@@ -509,31 +536,46 @@ def _audit_app(app: App, actor: Any, action: str, changes: dict[str, Any]) -> No
 
 @transaction.atomic
 def update_app(app: App, *, actor: User, name: str | None = None,
-               allow_anonymous_integration_calls: bool | None = None) -> App:
-    """Rename, or switch anonymous integration calls (on: admins and owners only, audited).
-    A refused change changes nothing, not even the name sent with it."""
+               allow_anonymous_integration_calls: bool | None = None,
+               monthly_credit_cap: Any = ..., sandbox_mode: bool | None = None) -> App:
+    """Rename, switch anonymous integration calls (on: admins and owners only), set the
+    monthly credit cap (`None`: no cap; leave out: unchanged) or the sandbox switch (both
+    admins and owners only). One audit entry with every field changed. A refused change
+    changes nothing, not even the name sent with it."""
     before = app.allow_anonymous_integration_calls
-    old = audit.snapshot(app, APP_FIELDS)
+    old = audit.snapshot(app, APP_SETTINGS)
     anonymous = before if allow_anonymous_integration_calls is None \
         else allow_anonymous_integration_calls
     if anonymous and not before:
         _require_anonymous_calls_role(app.workspace, actor)
+    cap = app.monthly_credit_cap if monthly_credit_cap is ... else monthly_credit_cap
+    sandbox = app.sandbox_mode if sandbox_mode is None else sandbox_mode
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+        raise ServiceError("A monthly credit cap is a whole number of credits, 1 or more "
+                           "(empty: no cap).", field="monthly_credit_cap")
+    _require_admin_settings(app.workspace, actor, cap=cap != app.monthly_credit_cap,
+                            sandbox=sandbox != app.sandbox_mode)
     if name is not None and not name.strip():
         raise ServiceError("Give the app a name.", field="name")
     check_name(name, what="An app name")
     if name is not None:
         app.name = name.strip()
     app.allow_anonymous_integration_calls = anonymous
+    app.monthly_credit_cap = cap
+    app.sandbox_mode = sandbox
     app.save()
-    changes = audit.diff(old, audit.snapshot(app, APP_FIELDS))
-    if changes:  # switching anonymous calls is its own action (a security decision)
-        _audit_app(app, actor, "app.anonymous_calls" if anonymous != before else "app.update",
-                   changes)
+    changes = audit.diff(old, audit.snapshot(app, APP_SETTINGS))
+    if changes:  # a security or money decision is its own action
+        action = ("app.anonymous_calls" if anonymous != before
+                  else "app.sandbox_mode" if "sandbox_mode" in changes
+                  else "app.credit_cap" if "monthly_credit_cap" in changes else "app.update")
+        _audit_app(app, actor, action, changes)
     return app
 
 
 #: The app settings an edit can change (audited field by field).
 APP_FIELDS = ("name", "allow_anonymous_integration_calls")
+APP_SETTINGS = (*APP_FIELDS, "monthly_credit_cap", "sandbox_mode")
 
 
 @transaction.atomic

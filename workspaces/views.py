@@ -15,7 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
-from . import plan_impact, services
+from . import app_caps, plan_impact, services
 from .access import (
     can_manage_app,
     get_workspace_for,
@@ -26,6 +26,7 @@ from .access import (
 from .context_processors import LAST_WORKSPACE_KEY
 from .forms import (
     AppForm,
+    AppSettingsForm,
     InviteForm,
     PlanForm,
     RoleForm,
@@ -35,7 +36,7 @@ from .forms import (
     add_service_error,
 )
 from .models import App, AppServiceToken, Invitation, Membership, PersonalAccessToken, Plan
-from .plans import PLANS
+from .plans import PLANS, ROLE_FOR
 
 TokenT = TypeVar("TokenT", AppServiceToken, PersonalAccessToken)
 
@@ -356,10 +357,15 @@ def apps(request: HttpRequest, workspace_id: str) -> HttpResponse:
 def app_detail(request: HttpRequest, workspace_id: str, app_id: str) -> HttpResponse:
     app, m = get_workspace_object(request.user, workspace_id, App, public_id=app_id)
     can_manage = may_manage_app(m, app)
-    form = AppForm(request.POST if request.POST.get("action") == "update" else None,
-                   initial={"name": app.name,
-                            "allow_anonymous_integration_calls":
-                                app.allow_anonymous_integration_calls})
+    is_admin = m.has_role(ROLE_FOR["set_app_credit_cap"])
+    form = AppSettingsForm(request.POST if request.POST.get("action") == "update" else None,
+                           initial={"name": app.name,
+                                    "allow_anonymous_integration_calls":
+                                        app.allow_anonymous_integration_calls,
+                                    "monthly_credit_cap": app.monthly_credit_cap,
+                                    "sandbox_mode": app.sandbox_mode})
+    if not is_admin:
+        form.lock_admin_settings()
     token_form = TokenForm(request.POST if request.POST.get("action") == "token" else None)
     new_token = request.session.pop(SHOW_ONCE_KEY, None) if request.method == "GET" else None
     if request.method == "POST":
@@ -392,6 +398,7 @@ def app_detail(request: HttpRequest, workspace_id: str, app_id: str) -> HttpResp
         "token_form": token_form, "new_token": new_token, "can_manage": can_manage,
         "tokens": app.service_tokens.all() if can_manage else [],
         "api_base": request.build_absolute_uri("/").rstrip("/"),
+        "usage": app_caps.usage_summary(app), "is_admin": is_admin,
     })
 
 

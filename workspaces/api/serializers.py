@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from .. import app_caps
 from ..models import (
     App,
     AppServiceToken,
@@ -69,11 +70,28 @@ class AppSerializer(StrictModelSerializer):
     id = serializers.CharField(source="public_id", read_only=True)
     name = NameField(max_length=App._meta.get_field("name").max_length, what="An app name")
     workspace = serializers.CharField(source="workspace.public_id", read_only=True)
+    monthly_credit_cap = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2_147_483_647,
+        help_text="Most credits this app's integration calls may spend in a calendar month "
+                  "(UTC); null: no cap. Over it calls are refused with 402, reason "
+                  "app_credit_cap_reached. Admins and owners only.")
+    sandbox_mode = serializers.BooleanField(
+        required=False, help_text="Answer this app's integration calls from the spec instead "
+                                  "of the upstream (free, nothing sent). Admins and owners only.")
+    credits_used_this_month = serializers.SerializerMethodField(
+        help_text="Credits this app's calls spent in the current calendar month (UTC).")
 
     class Meta:
         model = App
-        fields = ["id", "workspace", "name", "allow_anonymous_integration_calls", "created_at"]
+        fields = ["id", "workspace", "name", "allow_anonymous_integration_calls",
+                  "monthly_credit_cap", "sandbox_mode", "credits_used_this_month", "created_at"]
         read_only_fields = ["created_at"]
+
+    def get_credits_used_this_month(self, obj: App) -> int:
+        used = self.context.get("used_this_month")
+        if used is None:
+            used = app_caps.used_this_month([obj])
+        return int(used.get(obj.pk, 0))
 
 
 class ServiceTokenSerializer(StrictModelSerializer):

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import credits, services
+from .. import app_caps, credits, services
 from ..access import can_manage_app, get_workspace_for, get_workspace_object, require_role
 from ..models import (
     App,
@@ -135,8 +135,9 @@ class AppListView(APIView):
     @extend_schema(responses=s.AppSerializer(many=True))
     def get(self, request: Request, workspace_id: str) -> Response:
         m = get_workspace_for(request.user, workspace_id)
-        qs = m.workspace.apps.select_related("workspace")
-        return Response(s.AppSerializer(qs, many=True).data)
+        qs = list(m.workspace.apps.select_related("workspace"))
+        used = app_caps.used_this_month(qs)  # one query for the list, not one per app
+        return Response(s.AppSerializer(qs, many=True, context={"used_this_month": used}).data)
 
     @extend_schema(request=s.AppSerializer, responses={201: s.AppSerializer})
     def post(self, request: Request, workspace_id: str) -> Response:
