@@ -1,6 +1,7 @@
 """The Calls page of a workspace: every proxied call (filters: app, integration, outcome,
-period, request id) and a usage chart (calls and credits per day, by integration) drawn as
-server-side SVG. Members can see it: call rows hold no header values or bodies."""
+live or sandbox, period, request id; sandbox calls carry a badge) and a usage chart (calls
+and credits per day, by integration) drawn as server-side SVG. Members can see it: call
+rows hold no header values or bodies."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ OUTCOMES = {
     "refused": "Refused (4xx: auth, validation, credits, rate limit, not found)",
     "failed": "Failed (5xx: unreachable, timeout, blocked)",
 }
+MODES = {"": "Live and sandbox", "live": "Live calls only",
+         "sandbox": "Sandbox calls only (answered from the spec)"}
 PALETTE = ["#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2", "#db2777",
            "#65a30d"]
 OTHER_COLOR = "#94a3b8"
@@ -42,6 +45,7 @@ class CallFilterForm(forms.Form):
     app = forms.ChoiceField(required=False, label="App")
     integration = forms.ChoiceField(required=False, label="Integration")
     outcome = forms.ChoiceField(required=False, label="Outcome", choices=OUTCOMES.items())
+    mode = forms.ChoiceField(required=False, label="Mode", choices=MODES.items())
     status = forms.IntegerField(required=False, min_value=100, max_value=599, label="Status",
                                 help_text="Our status or the upstream's")
     period = forms.ChoiceField(required=False, label="Period", initial="7d",
@@ -66,6 +70,8 @@ def _filtered(workspace: Workspace, data: dict[str, Any]) -> QuerySet[CallLog]:
         qs = qs.filter(Q(response_status=data["status"]) | Q(status_code=data["status"]))
     if data.get("request_id"):
         qs = qs.filter(request_id=data["request_id"].strip())
+    if data.get("mode"):
+        qs = qs.filter(sandbox=data["mode"] == "sandbox")
     outcome = data.get("outcome")
     if outcome == "success":
         qs = qs.filter(response_status=200, status_code__gte=200, status_code__lt=300)
