@@ -1,5 +1,6 @@
 from django.urls import path
 
+from . import try_it_views
 from . import views as v
 
 W = "w/<str:workspace_id>/integrations/"
@@ -14,6 +15,7 @@ urlpatterns = [
     path(IMP + "operations/", v.new_operations, name="integration-new-operations"),
     path(IMP + "configure/", v.new_configure, name="integration-new-configure"),
     path(I, v.integration_detail, name="integration-detail"),
+    path(I + "try/", try_it_views.try_it_send, name="integration-try-it"),
     path(I + "edit/", v.integration_edit, name="integration-edit"),
     path(I + "edit/operations/", v.integration_edit_operations,
          name="integration-edit-operations"),

@@ -33,7 +33,7 @@ from .forms import (
     rows_for_redisplay,
     rows_from_integration,
 )
-from .models import IntegrationHeader, SpecImport, WorkspaceIntegration
+from .models import SpecImport, WorkspaceIntegration
 
 MANAGE = "manage_integrations"
 #: The file name wizard.js gives a big paste it sends as an upload (see SpecSourceForm).
@@ -140,15 +140,11 @@ def integration_list(request: HttpRequest, workspace_id: str) -> HttpResponse:
 @plan_gated
 def integration_detail(request: HttpRequest, workspace_id: str,
                        integration_id: str) -> HttpResponse:
+    """The integration's page, with a Try it form per exposed operation (try_it_views)."""
+    from .try_it_views import detail_page
+
     integration, m = _integration(request, workspace_id, integration_id)
-    spec = SpecImport.objects.defer("raw_text").get(pk=integration.spec_id)
-    headers = list(IntegrationHeader.objects.filter(integration=integration))
-    return render(request, "integrations/detail.html", _ctx(
-        m, integration=integration, spec=spec, headers=headers,
-        spec_operation_count=len(spec.operations or []),
-        operations=services.operation_views(integration),
-        callers=services.recent_callers(integration),
-        callers_days=services.RECENT_CALLERS_DAYS))
+    return detail_page(request, integration, m)
 
 
 # --- step 1: the spec ---------------------------------------------------------------------------
