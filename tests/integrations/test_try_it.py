@@ -301,3 +301,17 @@ def test_without_an_app_the_panel_says_so_and_links_to_create_one(client, person
     assert "This workspace has no app yet." in text
     assert f'<a href="{apps}">Create an app</a>' in text
     assert 'data-try-form' not in text
+
+
+def test_an_app_in_sandbox_mode_is_answered_from_the_spec_for_free(client, personas, pets,
+                                                                   upstream):
+    App.objects.filter(pk=personas.app.pk).update(sandbox_mode=True)
+    before = credits.balance(personas.workspace)
+    client.force_login(personas.member)
+    response = send(client, pets, personas.app, "get:/pets/{petId}", path__petId="7")
+    assert response.status_code == 200
+    text = page(response)
+    assert f'<option value="{personas.app.public_id}" selected>Storefront (sandbox mode)' in text
+    assert "Sandbox: answered 200 from the spec (nothing sent, free)." in text
+    assert '<dd data-testid="try-credits">0 charged</dd>' in text
+    assert upstream.seen == [] and credits.balance(personas.workspace) == before
