@@ -21,7 +21,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from .models import App, AppCreditUsage, CreditAccount, CreditEntry, Workspace
+from .models import AppCreditUsage, CreditAccount, CreditEntry, Workspace
 
 
 class InsufficientCredits(Exception):
@@ -193,10 +193,18 @@ def _fast_post(workspace: Workspace, *, kind: str, amount: int, reason: str,
 
 
 def _locked_usage(app: Any, month: Any, *, create: bool) -> AppCreditUsage | None:
-    """The app's usage row of `month`, locked (called with the balance row locked)."""
-    if create:
+    """The app's usage row of `month`, locked, with the app's current cap loaded alongside
+    (one query when the row exists; called with the balance row locked, so creating it
+    cannot race another charge of this workspace)."""
+    def locked() -> AppCreditUsage | None:
+        return (AppCreditUsage.objects.select_related("app").select_for_update(of=("self",))
+                .filter(app_id=app.pk, month=month).first())
+
+    usage = locked()
+    if usage is None and create:
         AppCreditUsage.objects.get_or_create(app_id=app.pk, month=month)
-    return AppCreditUsage.objects.select_for_update().filter(app_id=app.pk, month=month).first()
+        usage = locked()
+    return usage
 
 
 def _post(workspace: Workspace, *, kind: str, amount: int, reason: str, idempotency_key: str,
@@ -244,8 +252,7 @@ def _post_counted(
             usage = cap = None
             if app is not None:  # after the balance row: the one lock order
                 usage = _locked_usage(app, month, create=amount < 0)
-                cap = App.objects.filter(pk=app.pk).values_list(
-                    "monthly_credit_cap", flat=True).first()
+                cap = usage.app.monthly_credit_cap if usage is not None else None
                 if amount < 0 and cap is not None and usage.used - amount > cap:
                     raise AppCreditCapReached(app, cap, usage.used, -amount)
             if not allow_negative and account.balance + amount < 0:

@@ -108,6 +108,9 @@ class CustomIntegrationCallView(SDKViewMixin, APIView):
                                                       help_text="Binary bodies only."),
                 "headers": serializers.DictField(child=serializers.CharField(),
                                                  required=False),
+                "sandbox": serializers.BooleanField(
+                    required=False, help_text="Present (true) when the app is in sandbox mode: "
+                                              "answered from the spec, nothing sent or charged."),
             }),
             400: OpenApiResponse(_ERROR, description="Invalid parameters (nothing sent)."),
             401: OpenApiResponse(_ERROR, description="No or invalid credentials."),

@@ -290,7 +290,7 @@ def _charge_and_send(app: App, *, slug: str, key: str, ref: runtime.IntegrationR
         record.phase = exc.phase
         record.status_code = exc.status
         if exc.phase == egress.PHASE_NOT_SENT and record.credits:
-            credits.refund(app.workspace, record.credits,
+            credits.refund(app.workspace, record.credits, app=app,
                            reason=_clip(f"Refund: integration call {slug} {key} was not sent",
                                         200),
                            idempotency_key=f"proxy:{request_id}:refund", reference=reference)

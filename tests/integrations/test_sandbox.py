@@ -392,3 +392,28 @@ def test_a_pattern_asking_for_huge_strings_does_not_blow_up():
                              seed="x")
     assert time.perf_counter() - started < 2
     assert value is sandbox._NO_ANSWER  # nothing short fits: no value rather than 50 MB
+
+
+def test_a_spec_cannot_make_the_generator_run_code_or_fetch_anything():
+    """jsf evaluates ``$provider`` / ``$state`` strings and fetches external ``$ref``s: a spec
+    is user input, so none of it may reach jsf."""
+    import builtins
+
+    from integrations.proxy import sandbox
+
+    evil = ("__import__('builtins').__setattr__('SANDBOX_PWNED', True) or 'x'")
+    doc = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {},
+           "components": {"schemas": {"X": {
+        "type": "object", "required": ["a", "b", "c"],
+        "properties": {
+            "a": {"type": "string", "$provider": evil},
+            "b": {"type": "integer", "$state": evil, "$fixed": evil},
+            "c": {"$ref": "http://127.0.0.1:9/evil.json"},
+        }}}}}
+    sandbox.generate(doc, "#/components/schemas/X", seed="evil")  # the outside $ref: no answer
+    assert not hasattr(builtins, "SANDBOX_PWNED")
+    del doc["components"]["schemas"]["X"]["properties"]["c"]
+    doc["components"]["schemas"]["X"]["required"] = ["a", "b"]
+    value = sandbox.generate(doc, "#/components/schemas/X", seed="evil")
+    assert not hasattr(builtins, "SANDBOX_PWNED")
+    assert isinstance(value["a"], str) and isinstance(value["b"], int)  # generated, not run

@@ -139,3 +139,19 @@ def test_call_api_refund_of_a_call_not_sent_gives_the_usage_back(sdk, twitter, s
     body = call_api(sdk(twitter), twitter).json()
     assert (body["phase"], body["credits_charged"]) == ("not_sent", 0)
     assert used(twitter) == 0 and credits.balance(twitter.workspace) == start
+
+
+def test_a_proxied_call_not_sent_gives_the_usage_back(personas, sdk, egress_open, settings):
+    from tests.connectors.conftest import free_port
+
+    closed = free_port()  # nothing listens there: the connection is refused, nothing sent
+    settings.EGRESS_ALLOWED_PORTS = [*settings.EGRESS_ALLOWED_PORTS, closed]
+    make_integration(personas.workspace, f"http://127.0.0.1:{closed}/v1")
+    app = personas.app
+    set_cap(app, 1)
+    start = credits.balance(personas.workspace)
+    response = proxy_call(sdk(app), app)
+    assert response.status_code == 502 and response.json()["phase"] == "not_sent"
+    assert used(app) == 0 and credits.balance(personas.workspace) == start
+    # the cap of 1 is still whole: the next call is not refused for the cap
+    assert proxy_call(sdk(app), app).json()["code"] != "app_credit_cap_reached"
