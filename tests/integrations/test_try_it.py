@@ -159,6 +159,9 @@ def test_send_calls_the_upstream_as_the_app_and_shows_the_result(client, persona
         "dashboard", personas.member.name, personas.app.pk, "get:/pets/{petId}", 1)
     calls = reverse("calls", args=[personas.workspace.public_id])
     assert f'href="{calls}?request_id={row.request_id}"' in result
+    # ... where the Calls page says who tried it
+    calls_page = client.get(calls).content.decode()
+    assert f"dashboard · {personas.member.name}" in calls_page
     # the SDK call with the typed value, as the app would send it
     assert ('const result = await base44.integrations.custom.call("pets", '
             '"get:/pets/{petId}", {path_params: {petId: 7}});') in text
