@@ -3,6 +3,7 @@ demand (``list_operations``, ``spec_info``)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -89,11 +90,34 @@ def _iter_operations(
             )
 
 
+_MARKUP = re.compile(r"<[^>]{0,200}>")
+_SPACE_BEFORE_MARK = re.compile(r" ([,.;:!?])")  # "<a>Connect</a>, you" loses its tag
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+SUMMARY_FROM_DESCRIPTION = 120
+
+
+def description_line(description: Any) -> str | None:
+    """A stand-in summary for an operation that has none (Stripe's 417 have only a
+    ``description``, often HTML): its first sentence, markup and extra spaces dropped, at most
+    ``SUMMARY_FROM_DESCRIPTION`` characters."""
+    if not isinstance(description, str):
+        return None
+    text = _SPACE_BEFORE_MARK.sub(r"\1", " ".join(_MARKUP.sub(" ", description[:2000]).split()))
+    if not text:
+        return None
+    text = _SENTENCE_END.split(text, maxsplit=1)[0]
+    if len(text) > SUMMARY_FROM_DESCRIPTION:
+        text = text[: SUMMARY_FROM_DESCRIPTION - 1].rstrip() + "…"
+    return text
+
+
 def _operation(raw: _RawOperation) -> Operation:
     op = raw.op
     tags = op.get("tags")
     operation_id = op.get("operationId")
     summary = op.get("summary")
+    if not (isinstance(summary, str) and summary.strip()):
+        summary = description_line(op.get("description"))
     return Operation(
         key=raw.key,
         method=raw.method,

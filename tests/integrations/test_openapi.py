@@ -926,3 +926,22 @@ def test_resolve_ref_is_lenient() -> None:
     assert oa.resolve_ref(doc, "#") is doc
     for ref in ("#/components/missing", "#/components/schemas/L/7", "other.yaml#/x", "#x"):
         assert oa.resolve_ref(doc, ref) is None
+
+
+def test_an_operation_without_a_summary_gets_its_descriptions_first_sentence() -> None:
+    from integrations.openapi import list_operations
+
+    doc = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {
+        "/v1/account": {
+            "get": {"description": "<p>Retrieves the <a href='#'>details</a>, of an account."
+                                   "</p><p>More.</p>",
+                    "responses": {}},
+            "post": {"summary": "  ", "description": "x" * 300, "responses": {}},
+            "delete": {"summary": "Close it", "description": "Ignored.", "responses": {}},
+            "put": {"responses": {}},
+        }}}
+    ops = {op.key: op.summary for op in list_operations(doc)}
+    assert ops["get:/v1/account"] == "Retrieves the details, of an account."
+    assert len(ops["post:/v1/account"]) == 120 and ops["post:/v1/account"].endswith("…")
+    assert ops["delete:/v1/account"] == "Close it"
+    assert ops["put:/v1/account"] is None
