@@ -7,6 +7,7 @@ module never imports ``integrations.tasks``."""
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from collections.abc import Iterable
@@ -24,6 +25,8 @@ from .base import IntegrationError, _check_plan, _setting, _spec_error, _user, v
 from .checks import _after_check
 from .fetching import egress_failure, fetch_spec, parse_fetched
 from .spec_text import _refuse_nul, _text_size, decode_spec, spec_too_large, stored_text
+
+log = logging.getLogger(__name__)
 
 #: The import task, queued by name (``workspaces.enqueue``).
 RUN_SPEC_IMPORT = "integrations.tasks.run_spec_import"
@@ -63,11 +66,31 @@ def import_mode() -> str:
     return "thread" if _setting("INTEGRATIONS_EAGER_IMPORTS_IN_THREAD", False) else "inline"
 
 
+THREAD_ATTEMPTS = 4
+
+
 def _run_in_thread(import_id: int) -> None:
-    from django.db import connection
+    """``make run``'s import thread. SQLite may refuse a write while another thread reads
+    ("database table is locked"): the import is safe to run again, so it is retried a few
+    times; if it still can't finish it is marked failed, never left "running" forever."""
+    import time
+
+    from django.db import OperationalError, connection
 
     try:
-        enqueue.registered(RUN_SPEC_IMPORT).apply(args=(import_id,))
+        for attempt in range(1, THREAD_ATTEMPTS + 1):
+            try:
+                result = enqueue.registered(RUN_SPEC_IMPORT).apply(args=(import_id,))
+                result.get(propagate=True)
+                return
+            except OperationalError:
+                if attempt == THREAD_ATTEMPTS:
+                    log.exception("spec import %s: database error, giving up", import_id)
+                    fail_import(import_id, "database_error", "The import stopped on a "
+                                "database error. Try again.")
+                    return
+                connection.close()
+                time.sleep(0.2 * attempt)
     finally:
         connection.close()  # this thread's own connection
 
