@@ -26,7 +26,13 @@ from django.conf import settings
 
 from integrations import bulkhead, calllog, egress, ratelimit, runtime
 from integrations.models import CallLog
-from integrations.proxy import REQUEST_ID_HEADER, bulkhead_refusal
+from integrations.proxy import (
+    REQUEST_ID_HEADER,
+    ProxyError,
+    bulkhead_refusal,
+    credits_refusal,
+    rate_limit_refusal,
+)
 from workspaces import credits
 from workspaces.models import App
 
@@ -35,7 +41,6 @@ from . import providers, services
 log = logging.getLogger(__name__)
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
-CREDITS_MESSAGE = "You have reached the limit of integrations for this month"
 _NEVER_FORWARDED = egress.MANAGED_REQUEST_HEADERS | {"authorization", "cookie",
                                                     "proxy-authorization"}
 _BAD_PATH = re.compile(r"[\x00-\x20\x7f\\#]")
@@ -193,15 +198,17 @@ def handle(app: App, integration_type: str, payload: Any, *, caller_kind: str,
     return result
 
 
+def _refused(refusal: ProxyError) -> CallRefused:
+    """The proxy's refusal (same words, code and headers) in callApi's error type."""
+    return CallRefused(refusal.status, refusal.detail, refusal.code, extra=refusal.extra,
+                       headers=refusal.headers)
+
+
 def _call(app: App, integration_type: str, payload: Any, *, request_id: str,
           record: _Record) -> CallResult:
     decision = ratelimit.hit(app.public_id)
     if not decision.allowed:
-        raise CallRefused(
-            429, f"Rate limit exceeded for this app: {decision.limit} integration calls per "
-                 f"minute. Retry after {decision.retry_after} seconds.", "rate_limited",
-            extra={"retry_after": decision.retry_after},
-            headers={"Retry-After": str(decision.retry_after)})
+        raise _refused(rate_limit_refusal(decision))
     provider = providers.get(integration_type)
     if provider is None or not provider.hosts:
         raise CallRefused(404, f"Connector '{integration_type}' not found or it cannot be "
@@ -260,9 +267,7 @@ def _call(app: App, integration_type: str, payload: Any, *, request_id: str,
     try:
         lease = bulkhead.acquire(app.public_id, f"connector:{app.workspace_id}:{integration_type}")
     except bulkhead.Full as exc:
-        refusal = bulkhead_refusal(exc)
-        raise CallRefused(refusal.status, refusal.detail, refusal.code, extra=refusal.extra,
-                          headers=refusal.headers) from None
+        raise _refused(bulkhead_refusal(exc)) from None
     try:
         return _charge_and_send(app, integration_type, provider, method=method, url=url,
                                 path=path, headers=headers, body=body, checked=checked,
@@ -284,10 +289,7 @@ def _charge_and_send(app: App, integration_type: str, provider: providers.Provid
                            idempotency_key=f"connector:{request_id}")
         except credits.InsufficientCredits as exc:
             # the workspace's balance, or the app's monthly cap (exc.reason): nothing sent
-            reason = getattr(exc, "reason", "integration_credits_limit_reached")
-            message = getattr(exc, "message", None) or CREDITS_MESSAGE
-            raise CallRefused(402, message, reason,
-                              extra={"message": message, "extra_data": {"reason": reason}})
+            raise _refused(credits_refusal(exc)) from None
         record.credits = price
     runtime.release_db_connection()  # nothing held in PostgreSQL during the upstream wait
 
