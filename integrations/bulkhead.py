@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from workspaces import sdk_cache
+
 from . import ratelimit
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,10 @@ return 0
 
 
 _ADMIT = """
+if ARGV[7] == '1' then
+  local epoch = redis.call('GET', KEYS[3]) or ''
+  if epoch ~= ARGV[8] then return {-2, 0, 0, epoch} end
+end
 local limit = tonumber(ARGV[4])
 local cur, prev = 0, 0
 if limit > 0 then
@@ -65,13 +71,13 @@ end
 local now = tonumber(ARGV[1])
 local expires = tonumber(ARGV[2])
 local id = ARGV[3]
-for i = 3, #KEYS do
+for i = 4, #KEYS do
   local key = KEYS[i]
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-  if redis.call('ZCARD', key) >= tonumber(ARGV[4 + i]) then
-    for j = 3, i - 1 do redis.call('ZREM', KEYS[j], id) end
+  if redis.call('ZCARD', key) >= tonumber(ARGV[5 + i]) then
+    for j = 4, i - 1 do redis.call('ZREM', KEYS[j], id) end
     if limit > 0 then redis.call('DECR', KEYS[1]) end
-    return {i - 2, cur, prev}
+    return {i - 3, cur, prev}
   end
   redis.call('ZADD', key, expires, id)
   redis.call('EXPIRE', key, math.ceil(expires - now) + 60)
@@ -174,7 +180,11 @@ def acquire(app_key: str, integration_key: str | None) -> Lease:
 
 def admit(app_key: str, integration_key: str | None) -> Lease:
     """The app's rate limit and a slot under every cap, in one Redis round trip. Raises
-    ``ratelimit.Limited`` or ``Full`` (then nothing is counted or held)."""
+    ``ratelimit.Limited`` or ``Full`` (then nothing is counted or held).
+
+    When the request used the SDK lookup caches before reading the shared epoch
+    (``sdk_cache.pending()``), the same round trip checks it first: if it moved, nothing is
+    counted or held and ``sdk_cache.Stale`` is raised (the caller looks up again)."""
     global _ADMIT_SCRIPT
     caps = _caps(app_key, integration_key)
     limit = ratelimit.limit_per_minute()
@@ -182,22 +192,28 @@ def admit(app_key: str, integration_key: str | None) -> Lease:
     if client is not None and (caps or limit > 0):
         from django.core.cache import cache
 
+        check = sdk_cache.pending()
         try:
             if _ADMIT_SCRIPT is None:
                 _ADMIT_SCRIPT = client.register_script(_ADMIT)
             now = time.time()
             current, previous, elapsed = ratelimit.keys(app_key, now)
-            keys = [cache.make_key(current), cache.make_key(previous),
+            keys = [cache.make_key(current), cache.make_key(previous), sdk_cache.epoch_key(),
                     *[cache.make_key(key) for _, key, _ in caps]]
             lease_id = secrets.token_hex(8)
-            verdict, cur, prev = (int(v) for v in _ADMIT_SCRIPT(
+            answer = _ADMIT_SCRIPT(
                 keys=keys, args=[now, now + _lease_seconds(), lease_id, max(limit, 0),
                                  ratelimit.weight(elapsed), ratelimit.WINDOW_SECONDS * 2 + 5,
-                                 *[cap for _, _, cap in caps]], client=client))
+                                 "1" if check else "0", sdk_cache.expected(),
+                                 *[cap for _, _, cap in caps]], client=client)
+            verdict, cur, prev = (int(v) for v in answer[:3])
         except Exception:
+            sdk_cache.distrust()  # Stale if cached rows were used: start over from the database
             log.warning("proxy gate: Redis unavailable, enforcing the caps per process (rate "
                         "limit off)", exc_info=True)
             return _acquire_local(caps) if caps else Lease("", (), shared=False)
+        if check:  # -2: the epoch moved (Stale)
+            sdk_cache.settle(answer[3] if verdict == -2 else sdk_cache.expected())
         if verdict == -1:
             decision = ratelimit.decide(limit, cur, prev, elapsed)
             if decision.allowed:  # the script's float arithmetic was a hair stricter
@@ -206,7 +222,8 @@ def admit(app_key: str, integration_key: str | None) -> Lease:
         if verdict > 0:
             scope, _, cap = caps[verdict - 1]
             raise Full(scope, cap, _retry_after())
-        return Lease(lease_id, tuple(keys[2:]), shared=bool(caps))
+        return Lease(lease_id, tuple(keys[3:]), shared=bool(caps))
+    sdk_cache.confirm()  # no round trip of ours: read the epoch before anything is counted
     decision = ratelimit.hit(app_key, limit)
     if not decision.allowed:
         raise ratelimit.Limited(decision)

@@ -83,7 +83,8 @@ def verify(model: type[T], raw: str, select_related: tuple[str, ...] = ()) -> T 
         return None
     now = timezone.now()
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
-        model.objects.filter(pk=row.pk).update(last_used_at=now)
+        # not on a row revoked meanwhile (the row may come from the SDK lookup cache)
+        model.objects.filter(pk=row.pk, revoked_at__isnull=True).update(last_used_at=now)
         row.last_used_at = now
         _CACHE.pop((model, select_related, split[1]), None)  # re-read with the new time
     return row

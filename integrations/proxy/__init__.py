@@ -52,7 +52,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from workspaces import credits
+from workspaces import credits, sdk_cache
 from workspaces.models import App
 from workspaces.packages import forward_names
 
@@ -126,22 +126,33 @@ def handle(app: App, *, caller_kind: str, slug: str, operation: str, query_strin
     record = _Record(operation=_clip(operation + (f"?{query_string}" if query_string else ""),
                                      600))
     result: ProxyResult | None = None
+    stale = False
     try:
-        result = _call(app, slug=slug, operation=operation, query_string=query_string,
-                       body=body, request_id=request_id, record=record)
-    except ProxyError as exc:
-        record.error_code = exc.code
-        if exc.phase:
-            record.phase = exc.phase
-        result = ProxyResult(exc.status, exc.body(), exc.headers)
+        try:
+            result = _call(app, slug=slug, operation=operation, query_string=query_string,
+                           body=body, request_id=request_id, record=record)
+        except ProxyError as exc:
+            # a refusal before the gate may rest on cached rows: only once the shared epoch
+            # says they were current (else Stale)
+            sdk_cache.confirm()
+            record.error_code = exc.code
+            if exc.phase:
+                record.phase = exc.phase
+            result = ProxyResult(exc.status, exc.body(), exc.headers)
+    except sdk_cache.Stale:
+        # nothing was counted, charged or sent: the view looks up again and calls again, and
+        # that call writes the log row
+        stale = True
+        raise
     finally:
-        latency_ms = int((time.perf_counter() - started) * 1000)
-        status = result.status if result is not None else 500
-        if result is None:
-            record.error_code = record.error_code or "server_error"
-        _write_log(app, caller_kind=caller_kind, caller_name=caller_name, slug=slug,
-                   request_id=request_id,
-                   record=record, response_status=status, latency_ms=latency_ms)
+        if not stale:
+            latency_ms = int((time.perf_counter() - started) * 1000)
+            status = result.status if result is not None else 500
+            if result is None:
+                record.error_code = record.error_code or "server_error"
+            _write_log(app, caller_kind=caller_kind, caller_name=caller_name, slug=slug,
+                       request_id=request_id,
+                       record=record, response_status=status, latency_ms=latency_ms)
     result.headers[REQUEST_ID_HEADER] = request_id
     return result
 

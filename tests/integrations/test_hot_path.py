@@ -417,3 +417,113 @@ def test_with_redis_the_rate_limit_counts_only_calls_that_got_to_the_gate(
     assert r.status_code == 429 and r.json()["code"] == "rate_limited"
     assert int(r["Retry-After"]) >= 1 and len(upstream.seen) == 2
     assert CreditEntry.objects.filter(amount__lt=0).count() == 2
+
+
+# ------------------------------------------------ the epoch read in the gate's round trip
+
+
+@pytest.fixture
+def redis_commands(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the Redis commands this process sends (pipelines aside)."""
+    import redis
+
+    sent: list[str] = []
+    original = redis.Redis.execute_command
+
+    def counted(self: Any, *args: Any, **options: Any) -> Any:
+        sent.append(str(args[0]).upper())
+        return original(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counted)
+    return sent
+
+
+def test_a_warm_call_reads_the_epoch_in_the_gates_round_trip(personas, pets, upstream,
+                                                            shared_epoch, redis_commands):
+    client, _ = service_client(personas)
+    for _ in range(2):
+        assert call(client, personas.app).status_code == 200
+    redis_commands.clear()
+    assert call(client, personas.app).status_code == 200
+    # one script (epoch, rate limit, bulkheads) before the upstream; no GET of the epoch
+    assert [c for c in redis_commands if c != "ZREM"] == ["EVALSHA"]
+
+
+def test_a_stale_attempt_sends_charges_counts_and_logs_nothing(personas, pets, upstream,
+                                                               shared_epoch, settings):
+    settings.PROXY_RATE_LIMIT_PER_MINUTE = 3
+    client, token = service_client(personas)
+    for _ in range(2):
+        assert call(client, personas.app).status_code == 200
+    AppServiceToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    another_process_changed_a_row()
+    r = call(client, personas.app)
+    assert r.status_code == 401 and r.json()["detail"] == "Invalid or revoked service token."
+    assert len(upstream.seen) == 2
+    assert CreditEntry.objects.filter(amount__lt=0).count() == 2
+    assert CallLog.objects.filter(app=personas.app).count() == 2
+    # the refused attempt was not counted by the rate limit: a new token still has 1 call left
+    other, _ = service_client(personas)
+    assert call(other, personas.app).status_code == 200
+    assert call(other, personas.app).status_code == 429
+
+
+def test_a_stale_edit_is_not_sent_to_the_old_address(personas, pets, sdk, upstream,
+                                                    shared_epoch):
+    client = sdk(personas.app)
+    assert call(client, personas.app).status_code == 200
+    WorkspaceIntegration.objects.filter(pk=pets.pk).update(
+        base_url=upstream.url("/v2"), config_version=pets.config_version + 1)
+    another_process_changed_a_row()
+    r = call(client, personas.app)
+    assert r.status_code == 200, r.content
+    assert [s.path for s in upstream.seen] == ["/v1/pets/1", "/v2/pets/1"]
+    assert CallLog.objects.filter(app=personas.app).count() == 2
+    assert CreditEntry.objects.filter(amount__lt=0).count() == 2
+
+
+def test_a_refusal_on_stale_rows_is_answered_from_fresh_ones(personas, pets, sdk, upstream,
+                                                            shared_epoch):
+    client = sdk(personas.app)
+    assert call(client, personas.app).status_code == 200
+    assert call(client, personas.app, slug="renamed").status_code == 404
+    # another process renames it: this process's cache still has "pets" and no "renamed"
+    WorkspaceIntegration.objects.filter(pk=pets.pk).update(slug="renamed")
+    another_process_changed_a_row()
+    assert call(client, personas.app, slug="renamed").status_code == 200
+    assert call(client, personas.app, slug="pets").status_code == 404
+    assert CallLog.objects.filter(app=personas.app).count() == 4  # one per answer, no more
+
+
+def test_an_app_user_token_of_a_key_rotated_elsewhere_is_accepted_at_once(
+        personas, pets, upstream, shared_epoch):
+    from workspaces.models import App
+
+    old, _ = app_user_client(personas)
+    assert call(old, personas.app).status_code == 200  # the app (and its key) cached here
+    # another process rotates the app's key (no signal here) and mints a token with the new one
+    App.objects.filter(pk=personas.app.pk).update(jwt_salt="f" * 64)
+    another_process_changed_a_row()
+    personas.app.refresh_from_db()
+    new, _ = app_user_client(personas)
+    r = call(new, personas.app)  # refused by the cached key first; the epoch says look again
+    assert r.status_code == 200, r.content
+    assert call(old, personas.app).status_code == 401
+
+
+def test_with_redis_down_mid_request_the_call_reads_the_database(
+        personas, pets, upstream, shared_epoch, monkeypatch):
+    from integrations import bulkhead
+
+    client, token = service_client(personas)
+    for _ in range(2):
+        assert call(client, personas.app).status_code == 200
+    AppServiceToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+
+    def down(*_: Any, **__: Any) -> None:
+        raise ConnectionError("Redis is down")
+
+    # the gate's script fails; the rows it would have confirmed are read again
+    monkeypatch.setattr(bulkhead, "_ADMIT_SCRIPT", down)
+    assert call(client, personas.app).status_code == 401
+    assert len(upstream.seen) == 2

@@ -16,10 +16,44 @@ from .authentication import SDKAuthentication, SDKCaller
 class SDKViewMixin:
     authentication_classes = [SDKAuthentication]
     permission_classes: list = []
+    #: Use the lookup caches before the shared epoch is read, and let the view's own Redis
+    #: round trip check it (``sdk_cache.begin(optimistic=True)``). Such a view must answer
+    #: only after ``sdk_cache.settle``/``confirm``, and start over on ``sdk_cache.Stale``
+    #: (``retry_when_stale`` does both for the refusals and the handler).
+    optimistic_lookups = False
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        sdk_cache.begin()  # before the first lookup: may this request use the caches?
+        # before the first lookup: may this request use the caches?
+        sdk_cache.begin(optimistic=self.optimistic_lookups)
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
+
+    def handle_exception(self, exc: Exception) -> Any:
+        """With optimistic lookups: a refusal (or ``Stale``) that may rest on cached rows the
+        epoch has not confirmed is answered only once it has; when the rows were stale, the
+        request is authenticated and handled once more, from the database."""
+        if self.optimistic_lookups and (isinstance(exc, sdk_cache.Stale)
+                                        or sdk_cache.pending()):
+            try:
+                if not isinstance(exc, sdk_cache.Stale):
+                    sdk_cache.confirm()
+            except sdk_cache.Stale:
+                exc = sdk_cache.Stale()
+            if isinstance(exc, sdk_cache.Stale):
+                try:
+                    return self._handle_again()
+                except Exception as again:  # noqa: BLE001 (answered like the first one)
+                    exc = again
+        return super().handle_exception(exc)  # type: ignore[misc]
+
+    def _handle_again(self) -> Any:
+        request = self.request  # type: ignore[attr-defined]
+        request._authenticate()  # DRF: runs the authentication classes again (no cache hit)
+        self.perform_authentication(request)  # type: ignore[attr-defined]
+        self.check_permissions(request)  # type: ignore[attr-defined]
+        handler = getattr(self, request.method.lower(), None)
+        if handler is None:
+            raise exceptions.MethodNotAllowed(request.method)
+        return handler(request, *self.args, **self.kwargs)  # type: ignore[attr-defined]
 
 
 def resolve_app(
