@@ -185,15 +185,16 @@ def handle(app: App, integration_type: str, payload: Any, *, caller_kind: str,
                             exc.headers)
     finally:
         status = result.status if result is not None else 500
-        calllog.write(CallLog(
-            request_id=request_id, workspace_id=app.workspace_id, app=app, integration=None,
+        calllog.write_values(
+            request_id=request_id, workspace_id=app.workspace_id, app_id=app.pk,
+            integration_id=None,
             integration_slug=f"connector:{integration_type}"[:60],
             operation=record.operation[:600], caller_kind=caller_kind, phase=record.phase,
             status_code=record.status_code, response_status=status,
             error_code=(record.error_code or ("" if result else "server_error"))[:50],
             latency_ms=int((time.perf_counter() - started) * 1000),
             request_bytes=record.request_bytes, response_bytes=record.response_bytes,
-            credits=record.credits))
+            credits=record.credits)
     result.headers[REQUEST_ID_HEADER] = request_id
     return result
 

@@ -7,7 +7,7 @@ proxy answers 429 + ``Retry-After`` before anything is charged or sent).
 
 With Redis (the default cache is Django's RedisCache, ``REDIS_URL``) the caps hold across
 every process: each cap is a sorted set of leases scored by their expiry; acquiring (all caps
-at once, all or nothing) is one Lua script round trip, releasing one ``ZREM`` pipeline. A
+at once, all or nothing) is one Lua script round trip, releasing another (one ``ZREM`` per cap). A
 lease of a process that died expires by itself after the call's deadline plus a margin.
 Without Redis (``make run``, tests), or while Redis is unreachable, each process enforces the
 caps on its own counters: safe (never unbounded), only per process.
@@ -99,7 +99,7 @@ class Full(Exception):
 @dataclass
 class Lease:
     id: str
-    keys: tuple[str, ...]
+    keys: tuple[str | bytes, ...]
     shared: bool  # held in Redis (else in this process's counters)
 
 
@@ -107,6 +107,9 @@ _LOCAL: dict[str, int] = {}
 _LOCAL_LOCK = threading.Lock()
 _SCRIPT = None
 _ADMIT_SCRIPT = None
+_RELEASE_SCRIPT = None
+#: One command for every cap's ZREM (a pipeline costs more Python than the round trip).
+_RELEASE = "for _, key in ipairs(KEYS) do redis.call('ZREM', key, ARGV[1]) end return 0"
 
 
 def app_cap() -> int:
@@ -198,14 +201,19 @@ def admit(app_key: str, integration_key: str | None) -> Lease:
                 _ADMIT_SCRIPT = client.register_script(_ADMIT)
             now = time.time()
             current, previous, elapsed = ratelimit.keys(app_key, now)
-            keys = [cache.make_key(current), cache.make_key(previous), sdk_cache.epoch_key(),
-                    *[cache.make_key(key) for _, key, _ in caps]]
+            # bytes already: redis-py's encoder then has nothing to decide per argument
+            keys = [cache.make_key(current).encode(), cache.make_key(previous).encode(),
+                    sdk_cache.epoch_key().encode(),
+                    *[cache.make_key(key).encode() for _, key, _ in caps]]
             lease_id = secrets.token_hex(8)
             answer = _ADMIT_SCRIPT(
-                keys=keys, args=[now, now + _lease_seconds(), lease_id, max(limit, 0),
-                                 ratelimit.weight(elapsed), ratelimit.WINDOW_SECONDS * 2 + 5,
-                                 "1" if check else "0", sdk_cache.expected(),
-                                 *[cap for _, _, cap in caps]], client=client)
+                keys=keys,
+                args=[repr(now).encode(), repr(now + _lease_seconds()).encode(),
+                      lease_id.encode(), b"%d" % max(limit, 0),
+                      repr(ratelimit.weight(elapsed)).encode(),
+                      b"%d" % (ratelimit.WINDOW_SECONDS * 2 + 5), b"1" if check else b"0",
+                      sdk_cache.expected(), *[b"%d" % cap for _, _, cap in caps]],
+                client=client)
             verdict, cur, prev = (int(v) for v in answer[:3])
         except Exception:
             sdk_cache.distrust()  # Stale if cached rows were used: start over from the database
@@ -242,12 +250,12 @@ def release(lease: Lease) -> None:
                 else:
                     _LOCAL.pop(key, None)
         return
+    global _RELEASE_SCRIPT
     client = ratelimit._redis_client()
     try:
-        pipe = client.pipeline(transaction=False)  # type: ignore[union-attr]
-        for key in lease.keys:
-            pipe.zrem(key, lease.id)
-        pipe.execute()
+        if _RELEASE_SCRIPT is None:
+            _RELEASE_SCRIPT = client.register_script(_RELEASE)  # type: ignore[union-attr]
+        _RELEASE_SCRIPT(keys=list(lease.keys), args=[lease.id], client=client)
     except Exception:  # the lease expires by itself
         log.warning("proxy bulkhead: could not release a lease", exc_info=True)
 

@@ -33,7 +33,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.signals import request_finished, request_started
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, models, transaction
+from django.utils import timezone
 
 from .models import CallLog
 
@@ -66,6 +67,46 @@ def _params(row: CallLog) -> tuple[Any, ...]:
     """The row's column values, prepared by the model's own fields (defaults, auto_now_add)."""
     _, _, fields = _columns()
     return tuple(f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in fields)
+
+
+#: Field types whose database value is the Python value itself (str, int, bool, None), on
+#: every backend: ``write_values`` passes them through without the field's conversions.
+_PLAIN = (models.CharField, models.IntegerField, models.BooleanField, models.ForeignKey)
+
+
+@lru_cache(maxsize=1)
+def _plan() -> tuple[tuple[str, Any, Any], ...]:
+    """(attname, default, the field when its value needs converting), per column."""
+    _, _, fields = _columns()
+    out = []
+    for f in fields:
+        plain = isinstance(f, _PLAIN) and not getattr(f, "auto_now_add", False)
+        if isinstance(f, models.ForeignKey):
+            plain = plain and isinstance(f.target_field, (models.AutoField,
+                                                          models.BigAutoField))
+        if f.has_default() and callable(f.default):
+            plain = False  # its default is made per row, below
+            default = None
+        else:
+            default = f.get_default()
+        out.append((f.attname, default, None if plain else f))
+    return tuple(out)
+
+
+def write_values(**values: Any) -> None:
+    """``write(CallLog(**values))`` without building the model instance: ``values`` by
+    attname (``workspace_id``, ``app_id``, ...), of the fields' own types; missing ones take
+    the field's default (``created_at``: now)."""
+    params = []
+    for attname, default, field in _plan():
+        value = values.get(attname, default)
+        if field is not None:
+            if value is None and attname not in values:
+                value = timezone.now() if getattr(field, "auto_now_add", False) else (
+                    field.get_default())
+            value = field.get_db_prep_save(value, connection)
+        params.append(value)
+    _queue_or_insert(tuple(params))
 
 
 def _async_commit_ok() -> bool:
@@ -120,7 +161,10 @@ def _lost(row: tuple[Any, ...]) -> None:
 def write(row: CallLog) -> None:
     """Record one call: queued until the current request finished, inserted at once
     outside a request."""
-    params = _params(row)
+    _queue_or_insert(_params(row))
+
+
+def _queue_or_insert(params: tuple[Any, ...]) -> None:
     if getattr(_state, "in_request", False):
         with _queue_lock:
             _queue.append(params)

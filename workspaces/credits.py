@@ -140,6 +140,8 @@ def _reference(reference: Any) -> tuple[str, str]:
     """(reference_type, reference_id) recorded on an entry for the object that caused it."""
     if reference is None:
         return "", ""
+    if isinstance(reference, tuple):  # already (label, id), e.g. from a cached row
+        return reference
     return (reference._meta.label_lower,
             str(getattr(reference, "public_id", None) or reference.pk))
 

@@ -22,8 +22,10 @@ last saw (``expected()``) before it admits anything. If it moved, the script adm
 and ``settle`` empties the caches and raises ``Stale``: the proxy then authenticates and
 looks up again from the database and calls again. An answer that never reached the gate (a
 refusal) calls ``confirm()`` first, which reads the epoch like ``begin()``. Nothing is sent,
-charged, logged or refused on cached rows that the epoch has not confirmed. A request that could not read the epoch (Redis down), and any code outside an SDK
-request (dashboard, admin API, tasks), reads the database every time.
+charged, logged or refused on cached rows that the epoch has not confirmed.
+
+A request that could not read the epoch (Redis down), and any code outside an SDK request
+(dashboard, admin API, tasks), reads the database every time.
 
 Without Redis (``make run``, tests on the local-memory cache) there is no epoch to share: each
 process trusts its own cache for ``SDK_LOOKUP_CACHE_SECONDS`` (default 0 then, i.e. off), which

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 
 from .base import EgressBlocked
 from .policy import EgressPolicy
@@ -114,15 +115,24 @@ def _hard_denied(addr: _IPAddress) -> bool:
 
 def check_address(address: str, *, policy: EgressPolicy | None = None) -> None:
     """Raise ``EgressBlocked`` unless ``address`` (an IP string) may be connected to."""
-    policy = policy or EgressPolicy.from_settings()
+    refusal = _refusal(address, policy or EgressPolicy.from_settings())
+    if refusal:
+        raise EgressBlocked(refusal)
+
+
+@lru_cache(maxsize=4096)
+def _refusal(address: str, policy: EgressPolicy) -> str | None:
+    """Why ``address`` may not be connected to under ``policy``, or None: a pure function of
+    the two (the policy is immutable), so the verdict of an address seen before is kept."""
     try:
         addr = ipaddress.ip_address(address)
     except ValueError:
-        raise EgressBlocked(f"not an IP address: {address!r}") from None
+        return f"not an IP address: {address!r}"
     if _hard_denied(addr):
-        raise EgressBlocked(f"address {addr} is never allowed ({_denial(addr)})")
+        return f"address {addr} is never allowed ({_denial(addr)})"
     if any(addr.version == n.version and addr in n for n in policy.allow_networks):
-        return
+        return None
     reason = _denial(addr)
     if reason:
-        raise EgressBlocked(f"address {addr} is not allowed ({reason})")
+        return f"address {addr} is not allowed ({reason})"
+    return None

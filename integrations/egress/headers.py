@@ -3,6 +3,7 @@ value checked, hop-by-hop headers stripped."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 from urllib.parse import quote, unquote
@@ -11,6 +12,9 @@ from urllib3 import HTTPHeaderDict
 
 from .base import HOP_BY_HOP_HEADERS, EgressInvalidInput
 from .urls import _TOKEN_RE
+
+#: C0 control characters but tab, and DEL (CR, LF and NUL among them).
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def validate_path_param(value: str) -> str:
@@ -42,7 +46,7 @@ def validate_header(name: str, value: str) -> None:
         raise EgressInvalidInput("invalid header name")
     if not isinstance(value, str):
         raise EgressInvalidInput(f"header {name!r} must have a string value")
-    if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value):
+    if _CONTROL_RE.search(value):
         raise EgressInvalidInput(f"header {name!r} contains CR, LF, NUL or control characters")
     try:
         value.encode("latin-1")

@@ -10,6 +10,7 @@ import re
 import socket
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 import idna
 
@@ -59,6 +60,7 @@ class CheckedURL:
         return f"{self.scheme}://{self.host_header}{self.path_and_query}"
 
 
+@lru_cache(maxsize=4096)  # a pure function of raw; refusals (raised) are not kept
 def _parse_host(raw: str) -> tuple[str, bool]:
     """Return (canonical host, is_ip_literal) or raise EgressBlocked."""
     if not raw:
@@ -143,6 +145,12 @@ def _parse_url(url: str, policy: EgressPolicy) -> tuple[str, str, int, str, bool
     return scheme, host, port, path_and_query, is_ip
 
 
+@lru_cache(maxsize=4096)
+def _canonical_address(raw: str) -> str:
+    """The canonical text of an IP address (ValueError if it is none)."""
+    return str(ipaddress.ip_address(raw))
+
+
 def _default_resolver(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     return [str(info[4][0]).partition("%")[0] for info in infos]
@@ -168,7 +176,7 @@ def check_url(
     addresses: list[str] = []
     for raw in raw_addresses:
         try:
-            address = str(ipaddress.ip_address(raw))
+            address = _canonical_address(raw)
         except ValueError:
             raise EgressBlocked(f"host {host!r} resolved to an invalid address") from None
         try:

@@ -79,6 +79,7 @@ from .request import match_operation, prepare
 log = logging.getLogger(__name__)
 
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+_INTEGRATION_LABEL = WorkspaceIntegration._meta.label_lower
 
 
 @dataclass
@@ -280,7 +281,7 @@ def _charge_and_send(app: App, *, slug: str, key: str, ref: runtime.IntegrationR
                      policy: egress.EgressPolicy, body: dict[str, Any], request_id: str,
                      record: _Record) -> ProxyResult:
     amount = int(settings.CREDITS_PER_PROXIED_CALL)
-    reference = WorkspaceIntegration(pk=ref.id, public_id=ref.public_id)
+    reference = (_INTEGRATION_LABEL, str(ref.public_id))  # what credits records for one
     if amount > 0:
         try:
             credits.charge(app.workspace, amount, app=app,
@@ -333,10 +334,10 @@ def _touch(workspace_id: int, ref: runtime.IntegrationRef) -> None:
 
 def _write_log(app: App, *, caller_kind: str, caller_name: str, slug: str, request_id: str,
                record: _Record, response_status: int, latency_ms: int) -> None:
-    calllog.write(CallLog(
+    calllog.write_values(
         request_id=request_id,
         workspace_id=app.workspace_id,
-        app=app,
+        app_id=app.pk,
         integration_id=record.integration_id,
         integration_slug=_clip(slug.strip(), 60),
         operation=record.operation,
@@ -351,7 +352,7 @@ def _write_log(app: App, *, caller_kind: str, caller_name: str, slug: str, reque
         response_bytes=record.response_bytes,
         credits=record.credits,
         sandbox=record.sandbox,
-    ))
+    )
     level = logging.DEBUG if response_status < 400 else (
         logging.WARNING if response_status >= 500 else logging.INFO)
     if log.isEnabledFor(level):
