@@ -32,5 +32,7 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 # each worker loads Django). Keep DB_POOL_MAX_SIZE x workers (x hosts) under PostgreSQL's
 # max_connections (100 by default), or put PgBouncer in between (README).
 os.environ.setdefault("DB_POOL_MAX_SIZE", "8")
+# Call-log rows of the calls finishing within 50 ms share one INSERT (integrations/calllog.py).
+os.environ.setdefault("PROXY_LOG_FLUSH_SECONDS", "0.05")
 # Kept-alive upstream connections per upstream address, per process.
 os.environ.setdefault("EGRESS_POOL_MAXSIZE", "100")

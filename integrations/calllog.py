@@ -3,7 +3,9 @@ call ``write``.
 
 A row is written **after the response**: during a request, ``write`` only queues it, and the
 queue is flushed when the request finishes (``request_finished``, which a WSGI server sends
-after the response body went out). One flush writes every queued row of the process in one
+after the response body went out), or, with ``PROXY_LOG_FLUSH_SECONDS`` (production: 0.05),
+by a flusher thread that long after the first queued row, so one INSERT carries many calls.
+One flush writes every queued row of the process in one
 multi-row ``INSERT`` (raw SQL, built once from the model's meta: the ORM's per-call query
 building costs more than the insert), so under concurrency one statement carries the rows of
 many calls (group commit), and a call does not wait for its log row. Outside a request (a
@@ -14,7 +16,8 @@ synchronous_commit TO OFF`` in the same round trip; ``PROXY_LOG_ASYNC_COMMIT = F
 it off): the caller does not wait for a disk flush of log rows.
 
 What a crash can lose: the log rows of calls that finished in the last moments before it
-(queued, or committed asynchronously). It never loses a billed call without trace: the credit
+(queued, at most ``PROXY_LOG_FLUSH_SECONDS`` old, or committed asynchronously). A clean
+shutdown writes what is queued (``atexit``). It never loses a billed call without trace: the credit
 is charged, durably, before the upstream is called, and the ledger entry's idempotency key
 names the request id (``proxy:<request id>`` / ``connector:<request id>``), with the
 integration and operation in its reason. A failed flush is logged (request ids only, never
@@ -26,7 +29,9 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
+import time
 from contextlib import nullcontext
 from functools import lru_cache
 from typing import Any
@@ -194,6 +199,46 @@ def flush() -> None:
                 connection.close_if_unusable_or_obsolete()
 
 
+def flush_delay() -> float:
+    """``PROXY_LOG_FLUSH_SECONDS``: 0 (the default) flushes at the end of each request; more
+    lets a background flusher wait that long first, so one INSERT carries the rows of every
+    call that finished meanwhile (production's gunicorn config: 0.05)."""
+    return max(0.0, float(getattr(settings, "PROXY_LOG_FLUSH_SECONDS", 0) or 0))
+
+
+_wake = threading.Event()
+_flusher: dict[str, Any] = {}  # pid -> the flusher thread of this process
+_flusher_lock = threading.Lock()
+
+
+def _flusher_loop(delay: float) -> None:
+    """One per process (a greenlet under gevent): wait for rows, wait ``delay`` more, write
+    them all. Its database connection is its own, handed back after each flush."""
+    while True:
+        _wake.wait()
+        # the rows of the calls finishing meanwhile join this INSERT
+        time.sleep(flush_delay() or delay)
+        _wake.clear()  # rows queued from here on wake it again
+        try:
+            flush()
+        except Exception:  # noqa: BLE001 (a flusher that dies would stop every later row)
+            log.exception("call log flush failed")
+        finally:
+            connection.close()  # its own connection: back to the pool, never held idle
+
+
+def _flush_soon(delay: float) -> None:
+    pid = os.getpid()  # a worker forked from a process that had one starts its own
+    if _flusher.get("pid") != pid:
+        with _flusher_lock:
+            if _flusher.get("pid") != pid:
+                thread = threading.Thread(target=_flusher_loop, args=(delay,), daemon=True,
+                                          name="call-log-flusher")
+                thread.start()
+                _flusher.update(pid=pid, thread=thread)
+    _wake.set()
+
+
 def _started(**_: Any) -> None:
     _state.in_request = True
 
@@ -201,7 +246,11 @@ def _started(**_: Any) -> None:
 def _finished(**_: Any) -> None:
     _state.in_request = False
     if _queue:
-        flush()
+        delay = flush_delay()
+        if delay > 0:
+            _flush_soon(delay)
+        else:
+            flush()
 
 
 request_started.connect(_started, dispatch_uid="integrations.calllog.started")

@@ -341,6 +341,9 @@ DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
 # through Redis (REDIS_URL); without Redis each process enforces them on its own. Over a cap
 # the call is answered at once: 429 + Retry-After, nothing charged, nothing sent.
 PROXY_MAX_IN_FLIGHT_PER_APP = env.int("PROXY_MAX_IN_FLIGHT_PER_APP", default=200)
+# Call-log rows wait this long after a call for the rows of the next ones (one INSERT for
+# all); 0 = written at the end of each request (integrations/calllog.py)
+PROXY_LOG_FLUSH_SECONDS = env.float("PROXY_LOG_FLUSH_SECONDS", default=0.0)
 PROXY_MAX_IN_FLIGHT_PER_INTEGRATION = env.int("PROXY_MAX_IN_FLIGHT_PER_INTEGRATION",
                                               default=400)
 PROXY_BULKHEAD_RETRY_AFTER_SECONDS = env.int("PROXY_BULKHEAD_RETRY_AFTER_SECONDS", default=1)

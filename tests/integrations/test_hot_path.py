@@ -220,6 +220,33 @@ def test_rows_of_a_request_are_written_when_it_finishes_in_one_insert(personas):
     assert len(inserts) == 1
 
 
+@pytest.mark.django_db(transaction=True)  # the flusher writes on its own connection
+def test_with_a_flush_delay_the_rows_of_several_requests_share_one_insert(personas, settings):
+    settings.PROXY_LOG_FLUSH_SECONDS = 0.3
+    inserts: list[str] = []
+    real_insert = calllog._insert
+
+    def counted(rows: Any) -> None:
+        inserts.append(len(rows))
+        real_insert(rows)
+
+    calllog._insert = counted  # type: ignore[assignment]
+    try:
+        for n in range(3):  # three requests end, one after the other
+            request_begins()
+            calllog.write(row(personas, f"req_later_{n}"))
+            request_ends()
+        assert not CallLog.objects.filter(request_id__startswith="req_later_").exists()
+        deadline = time.monotonic() + 10
+        while (CallLog.objects.filter(request_id__startswith="req_later_").count() < 3
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+    finally:
+        calllog._insert = real_insert  # type: ignore[assignment]
+    assert CallLog.objects.filter(request_id__startswith="req_later_").count() == 3
+    assert inserts == [3]
+
+
 @pytest.mark.postgres  # SQLite does not enforce a column's length: the row would not be bad
 def test_one_bad_row_costs_only_itself(personas, caplog):
     request_begins()
