@@ -711,7 +711,10 @@ def main() -> None:
     if (0, 16) in cell:
         r = cell[(0, 16)]
         goal(f"instant x 16: {r['proxied_rps']:.0f} calls/s (>= 800)", r["proxied_rps"] >= 800)
-    goal(f"server CPU per call {cpu_ms:.2f} ms (<= 2)", cpu_ms <= 2)
+    if cpu_per:  # measured on the instant cells with c >= 16 only
+        goal(f"server CPU per call {cpu_ms:.2f} ms (<= 2)", cpu_ms <= 2)
+    else:
+        print("  [not measured] server CPU per call: no instant-upstream cell with c >= 16")
 
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
