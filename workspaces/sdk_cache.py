@@ -18,11 +18,12 @@ two queries).
 The proxy, whose call makes a Redis round trip anyway (its gate, ``integrations.bulkhead``),
 saves the ``GET``: ``begin(optimistic=True)`` lets the request use the caches before the epoch
 is read (``pending()``), and the gate's script compares the epoch with the one this process
-last saw (``expected()``) before it admits anything. If it moved, the script admits nothing
-and ``settle`` empties the caches and raises ``Stale``: the proxy then authenticates and
-looks up again from the database and calls again. An answer that never reached the gate (a
-refusal) calls ``confirm()`` first, which reads the epoch like ``begin()``. Nothing is sent,
-charged, logged or refused on cached rows that the epoch has not confirmed.
+had seen when the request began (``expected()``) before it admits anything. If it moved,
+the script admits nothing and ``settle`` empties the caches and raises ``Stale``: the proxy
+then authenticates and looks up again from the database and calls again. An answer that
+never reached the gate (a refusal) calls ``confirm()`` first, which reads the epoch like
+``begin()``. Nothing is sent, charged, logged or refused on cached rows that the epoch has
+not confirmed.
 
 A request that could not read the epoch (Redis down), and any code outside an SDK request
 (dashboard, admin API, tasks), reads the database every time.
@@ -118,16 +119,15 @@ def begin(*, optimistic: bool = False) -> None:
     _state.trusted = True
 
 
-def _moved(epoch: bytes | None) -> bool:
-    """Empty the caches if ``epoch`` is not the one last seen; True if it moved."""
+def _moved(epoch: bytes | None) -> None:
+    """Empty the caches if ``epoch`` is not the one last seen."""
     if epoch == _seen[0]:
-        return False
+        return
     with _seen_lock:
         if epoch != _seen[0]:
             for clear in _listeners:
                 clear()
             _seen[0] = epoch
-    return True
 
 
 def pending() -> bool:

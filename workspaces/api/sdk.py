@@ -19,7 +19,7 @@ class SDKViewMixin:
     #: Use the lookup caches before the shared epoch is read, and let the view's own Redis
     #: round trip check it (``sdk_cache.begin(optimistic=True)``). Such a view must answer
     #: only after ``sdk_cache.settle``/``confirm``, and start over on ``sdk_cache.Stale``
-    #: (``retry_when_stale`` does both for the refusals and the handler).
+    #: (``handle_exception`` below does both for refusals and for ``Stale``).
     optimistic_lookups = False
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
