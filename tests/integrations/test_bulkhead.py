@@ -14,6 +14,7 @@ import pytest
 from integrations import bulkhead
 from integrations.models import CallLog
 from tests.integrations import load_support as ps
+from tests.integrations.calllog_support import wait_for_rows
 from tests.integrations.egress_support import Upstream
 from workspaces.models import CreditEntry
 
@@ -71,6 +72,8 @@ def test_call_over_the_app_cap_is_refused_at_once_uncharged_and_unsent(
     calls.join()
     assert [r[0] for r in calls.results] == [200] * CAP
 
+    # the rows are written after the answers (a flusher under the production config)
+    wait_for_rows(CallLog.objects.filter(app=busy.app), CAP + 1)
     refused = CallLog.objects.get(app=busy.app, error_code="concurrency_limited")
     assert refused.phase == CallLog.Phase.NOT_SENT
     assert refused.response_status == 429

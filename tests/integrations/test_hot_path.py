@@ -562,3 +562,17 @@ def test_with_redis_down_mid_request_the_call_reads_the_database(
     monkeypatch.setattr(bulkhead, "_ADMIT_SCRIPT", down)
     assert call(client, personas.app).status_code == 401
     assert len(upstream.seen) == 2
+
+
+def test_a_personal_token_is_refused_with_403_when_the_epoch_moved(personas, pets, upstream,
+                                                                  shared_epoch):
+    from rest_framework.test import APIClient
+
+    client, _ = service_client(personas)
+    assert call(client, personas.app).status_code == 200  # this process has seen the epoch
+    _, raw = services.create_personal_token(actor=personas.owner, name="mine")
+    another_process_changed_a_row()
+    personal = APIClient()
+    personal.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    r = call(personal, personas.app)  # refused, then authenticated again after the epoch
+    assert r.status_code == 403 and "personal access token" in r.json()["detail"]

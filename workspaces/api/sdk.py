@@ -47,7 +47,10 @@ class SDKViewMixin:
 
     def _handle_again(self) -> Any:
         request = self.request  # type: ignore[attr-defined]
-        request._authenticate()  # DRF: runs the authentication classes again (no cache hit)
+        # forget who DRF said the caller was: the view's own perform_authentication (its checks
+        # first, then the authentication classes, on rows read again) decides once more
+        for name in ("_user", "_auth"):
+            request.__dict__.pop(name, None)
         self.perform_authentication(request)  # type: ignore[attr-defined]
         self.check_permissions(request)  # type: ignore[attr-defined]
         handler = getattr(self, request.method.lower(), None)
