@@ -209,7 +209,9 @@ class AppCreditUsage(models.Model):
     """Credits an app's calls spent in one calendar month (UTC), kept in step with the ledger
     (the charge and this row change in one statement), for the app's monthly cap."""
 
-    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="credit_usage")
+    # (app, month) is unique below: that index serves lookups by app too
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="credit_usage",
+                            db_index=False)
     month = models.DateField(help_text="The first day of the month.")
     used = models.PositiveIntegerField(default=0)
     notified_80_at = models.DateTimeField(null=True, blank=True)
@@ -305,8 +307,11 @@ class CreditEntry(models.Model):
         REFUND = "refund", "Refund"
         ADJUSTMENT = "adjustment", "Adjustment"
 
+    # Written by every proxied call: no index the (workspace, created_at) one already covers,
+    # and the key unique through a constraint (no extra LIKE-pattern index). The ledger keeps
+    # its database foreign key to the workspace.
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE,
-                                  related_name="credit_entries")
+                                  related_name="credit_entries", db_index=False)
     kind = models.CharField(max_length=12, choices=Kind.choices)
     amount = models.BigIntegerField(help_text="Positive adds credits, negative spends them.")
     balance_after = models.BigIntegerField()
@@ -314,7 +319,7 @@ class CreditEntry(models.Model):
     reference_type = models.CharField(max_length=50, blank=True)
     reference_id = models.CharField(max_length=100, blank=True)
     reference_url = models.CharField(max_length=300, blank=True)
-    idempotency_key = models.CharField(max_length=200, unique=True)
+    idempotency_key = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
                                    null=True, blank=True, related_name="+")
@@ -322,6 +327,10 @@ class CreditEntry(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["workspace", "-created_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"],
+                                    name="one_credit_entry_per_idempotency_key"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount:+d} ({self.reason})"
