@@ -43,11 +43,26 @@ class _TrackedHTTPSConnection(HTTPSConnection):
         super().send(data)
 
 
-class _HTTPPool(HTTPConnectionPool):
+class _ClosedWhenFull:
+    """More calls to one upstream than the pool keeps alive is normal under gevent workers
+    (``_pool_maxsize``): the connection of such a call is closed after it, as designed.
+    urllib3 would log a WARNING ("Connection pool is full, discarding connection") for each,
+    hundreds of lines whenever a burst of slow calls ends; this closes it quietly."""
+
+    pool: Any
+
+    def _put_conn(self, conn: Any) -> None:
+        if conn is not None and self.pool is not None and self.pool.full():
+            conn.close()
+            return
+        super()._put_conn(conn)  # type: ignore[misc]
+
+
+class _HTTPPool(_ClosedWhenFull, HTTPConnectionPool):
     ConnectionCls = _TrackedHTTPConnection
 
 
-class _HTTPSPool(HTTPSConnectionPool):
+class _HTTPSPool(_ClosedWhenFull, HTTPSConnectionPool):
     ConnectionCls = _TrackedHTTPSConnection
 
 

@@ -125,7 +125,6 @@ def _read_body(
 ) -> bytes:
     chunks: list[bytes] = []
     total = 0
-    sock = getattr(getattr(resp, "connection", None), "sock", None)
     length = resp.headers.get("content-length", "")
     try:
         if length.isdigit() and int(length) > cap:
@@ -134,6 +133,10 @@ def _read_body(
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise EgressTimeout(f"deadline exceeded reading from {where}", status=resp.status)
+            # looked up each time: once the whole body is read urllib3 hands the connection
+            # back (or closes it, when the pool already keeps enough), and its socket is no
+            # longer this call's to touch
+            sock = getattr(resp.connection, "sock", None)
             if sock is not None:
                 sock.settimeout(min(policy.read_timeout, remaining))
             chunk = resp.read1(_CHUNK)

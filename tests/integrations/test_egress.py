@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import socket
 import threading
 import time
@@ -832,6 +833,29 @@ def test_concurrent_calls_share_pools_safely(upstream: Upstream) -> None:
         t.join()
     assert statuses == [200] * 40
     assert len({s.client_port for s in upstream.seen}) <= 10
+
+
+def test_calls_past_the_pool_size_close_their_connection_without_a_warning(
+    upstream: Upstream, settings, caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings.EGRESS_POOL_MAXSIZE = 2
+    upstream.routes["/slow"] = slow(0.3)
+    pol = policy(upstream)
+    statuses: list[int] = []
+    threads = [threading.Thread(target=lambda: statuses.append(
+        request("GET", upstream.url("/slow"), policy=pol).status)) for _ in range(6)]
+    with caplog.at_level(logging.WARNING):
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert statuses == [200] * 6
+    assert len({s.client_port for s in upstream.seen}) == 6  # six at once: six connections
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
+    # two were kept alive: the next calls reuse them, no new connection
+    for _ in range(2):
+        assert request("GET", upstream.url("/"), policy=pol).status == 200
+    assert len({s.client_port for s in upstream.seen}) == 6
 
 
 def test_tls_uses_the_original_name_for_sni_and_the_certificate(tmp_path) -> None:  # type: ignore[no-untyped-def]
