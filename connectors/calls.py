@@ -283,11 +283,13 @@ def _charge_and_send(app: App, integration_type: str, provider: providers.Provid
                      policy: egress.EgressPolicy, request_id: str,
                      record: _Record) -> CallResult:
     price = provider.price_for(method, path) if provider.metered else 0
+    charged_at = None
     if price > 0:
         try:
-            credits.charge(app.workspace, price, app=app,
-                           reason=f"Connector call {integration_type} {method} {path}"[:200],
-                           idempotency_key=f"connector:{request_id}")
+            charged_at = credits.charge(
+                app.workspace, price, app=app,
+                reason=f"Connector call {integration_type} {method} {path}"[:200],
+                idempotency_key=f"connector:{request_id}").created_at
         except credits.InsufficientCredits as exc:
             # the workspace's balance, or the app's monthly cap (exc.reason): nothing sent
             raise _refused(credits_refusal(exc)) from None
@@ -305,7 +307,8 @@ def _charge_and_send(app: App, integration_type: str, provider: providers.Provid
         if exc.phase == egress.PHASE_NOT_SENT and record.credits:
             credits.refund(app.workspace, record.credits, app=app,
                            reason=f"Refund: connector call {integration_type} not sent"[:200],
-                           idempotency_key=f"connector:{request_id}:refund")
+                           idempotency_key=f"connector:{request_id}:refund",
+                           charged_at=charged_at)
             record.credits = 0
         if exc.phase in (egress.PHASE_TIMED_OUT, egress.PHASE_SENT_UNCONFIRMED):
             message = "request outcome unknown"

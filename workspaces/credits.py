@@ -211,11 +211,11 @@ def _locked_usage(app: Any, month: Any, *, create: bool) -> AppCreditUsage | Non
 
 def _post(workspace: Workspace, *, kind: str, amount: int, reason: str, idempotency_key: str,
           reference: Any = None, reference_url: str = "", actor: Any = None,
-          allow_negative: bool = True, app: Any = None) -> CreditEntry:
+          allow_negative: bool = True, app: Any = None, month: Any = None) -> CreditEntry:
     return _post_counted(workspace, kind=kind, amount=amount, reason=reason,
                          idempotency_key=idempotency_key, reference=reference,
                          reference_url=reference_url, actor=actor,
-                         allow_negative=allow_negative, app=app)[0]
+                         allow_negative=allow_negative, app=app, month=month)[0]
 
 
 def _post_counted(
@@ -230,10 +230,14 @@ def _post_counted(
     actor: Any = None,
     allow_negative: bool = True,
     app: Any = None,
+    month: Any = None,
 ) -> tuple[CreditEntry, CapState | None]:
     """The entry, and for a charge made for an app the app's usage after it (None for a repeat
     of an earlier charge, or anything else)."""
-    month = month_start() if app is not None else None
+    if app is None:
+        month = None
+    elif month is None:
+        month = month_start()
     fast = _fast_post(workspace, kind=kind, amount=amount, reason=reason,
                       idempotency_key=idempotency_key, reference=reference,
                       reference_url=reference_url, actor=actor, allow_negative=allow_negative,
@@ -331,10 +335,15 @@ def grant(workspace: Workspace, amount: int, *, reason: str, idempotency_key: st
 
 
 def refund(workspace: Workspace, amount: int, *, reason: str, idempotency_key: str,
-           reference: Any = None, actor: Any = None, app: Any = None) -> CreditEntry:
-    """Give credits back; with the `app` of the charge, its usage of the current month too."""
+           reference: Any = None, actor: Any = None, app: Any = None,
+           charged_at: Any = None) -> CreditEntry:
+    """Give credits back; with the `app` of the charge, its usage too: of the month the charge
+    was made in (`charged_at`, the charge entry's created_at; default now), so a call charged
+    just before midnight on the last day of a month and refunded after it gives back what
+    that month counted, not what the new one has."""
     return _post(workspace, kind=CreditEntry.Kind.REFUND, amount=abs(amount), reason=reason,
-                 idempotency_key=idempotency_key, reference=reference, actor=actor, app=app)
+                 idempotency_key=idempotency_key, reference=reference, actor=actor, app=app,
+                 month=month_start(charged_at) if charged_at is not None else None)
 
 
 def adjust(workspace: Workspace, amount: int, *, reason: str, idempotency_key: str,

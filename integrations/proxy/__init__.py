@@ -282,14 +282,16 @@ def _charge_and_send(app: App, *, slug: str, key: str, ref: runtime.IntegrationR
                      record: _Record) -> ProxyResult:
     amount = int(settings.CREDITS_PER_PROXIED_CALL)
     reference = (_INTEGRATION_LABEL, str(ref.public_id))  # what credits records for one
+    charged_at = None
     if amount > 0:
         try:
-            credits.charge(app.workspace, amount, app=app,
-                           reason=_clip(f"Integration call {slug} {key}", 200),
-                           idempotency_key=f"proxy:{request_id}", reference=reference)
+            entry = credits.charge(app.workspace, amount, app=app,
+                                   reason=_clip(f"Integration call {slug} {key}", 200),
+                                   idempotency_key=f"proxy:{request_id}", reference=reference)
         except credits.InsufficientCredits as exc:
             raise credits_refusal(exc) from None
         record.credits = amount
+        charged_at = entry.created_at  # a refund gives back that month's usage
     _touch(app.workspace_id, ref)
     runtime.release_db_connection()  # the charge is committed; no connection held while waiting
 
@@ -305,7 +307,8 @@ def _charge_and_send(app: App, *, slug: str, key: str, ref: runtime.IntegrationR
             credits.refund(app.workspace, record.credits, app=app,
                            reason=_clip(f"Refund: integration call {slug} {key} was not sent",
                                         200),
-                           idempotency_key=f"proxy:{request_id}:refund", reference=reference)
+                           idempotency_key=f"proxy:{request_id}:refund", reference=reference,
+                           charged_at=charged_at)
             record.credits = 0
         raise _egress_failure(exc, policy)
     record.phase = CallLog.Phase.RESPONDED

@@ -155,3 +155,49 @@ def test_a_proxied_call_not_sent_gives_the_usage_back(personas, sdk, egress_open
     assert used(app) == 0 and credits.balance(personas.workspace) == start
     # the cap of 1 is still whole: the next call is not refused for the cap
     assert proxy_call(sdk(app), app).json()["code"] != "app_credit_cap_reached"
+
+
+# --------------------------------------------------------------------------- month end
+
+
+def test_a_refund_gives_back_the_usage_of_the_month_the_charge_was_made_in(personas):
+    """Charged at 23:59:59 on the last day of a month, refunded a second later: the month
+    that counted the charge gets it back, the new month's usage is not touched."""
+    from datetime import datetime, timedelta
+    from datetime import timezone as tz
+
+    app = personas.app
+    this_month = month_start()
+    charged_at = datetime.combine(this_month, datetime.min.time(), tz.utc) - timedelta(seconds=1)
+    last_month = month_start(charged_at)
+    AppCreditUsage.objects.create(app=app, month=last_month, used=5)
+    AppCreditUsage.objects.create(app=app, month=this_month, used=3)
+    credits.refund(personas.workspace, 1, app=app, reason="not sent",
+                   idempotency_key="month-end-refund", charged_at=charged_at)
+    rows = dict(AppCreditUsage.objects.filter(app=app).values_list("month", "used"))
+    assert rows == {last_month: 4, this_month: 3}
+    # without the charge's time: this month's, as before
+    credits.refund(personas.workspace, 1, app=app, reason="not sent",
+                   idempotency_key="plain-refund")
+    rows = dict(AppCreditUsage.objects.filter(app=app).values_list("month", "used"))
+    assert rows == {last_month: 4, this_month: 2}
+
+
+def test_the_proxy_and_call_api_refund_with_the_time_of_their_charge(
+        personas, sdk, egress_open, twitter, settings, monkeypatch):
+    from tests.connectors.conftest import free_port
+
+    refunds: list[Any] = []
+    real_refund = credits.refund
+    monkeypatch.setattr(credits, "refund", lambda *a, **kw: refunds.append(kw) or real_refund(
+        *a, **kw))
+    closed = free_port()  # nothing listens there: refused, nothing sent, refunded
+    settings.EGRESS_ALLOWED_PORTS = [*settings.EGRESS_ALLOWED_PORTS, closed]
+    make_integration(personas.workspace, f"http://127.0.0.1:{closed}/v1")
+    assert proxy_call(sdk(personas.app), personas.app).json()["phase"] == "not_sent"
+    settings.CONNECTOR_PROVIDER_OVERRIDES = {"twitter": {
+        "hosts": {"api": f"http://127.0.0.1:{closed}"}}}
+    assert call_api(sdk(twitter), twitter).json()["phase"] == "not_sent"
+    charges = CreditEntry.objects.filter(kind="usage").order_by("id")
+    assert [r["charged_at"] for r in refunds] == [c.created_at for c in charges]
+    assert len(refunds) == 2
