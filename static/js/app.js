@@ -139,5 +139,41 @@
       button.textContent = "Copy";
       wrap.appendChild(button);
     }
+    keyboardScroll();
   });
+
+  // A code block or a table that scrolls (a long line, a narrow screen) can be scrolled from
+  // the keyboard: it takes focus (Tab, then the arrow keys) while, and only while, it
+  // overflows. Checked again when the window is resized and when a <details> opens.
+  var SCROLLERS = "main pre, main .table-wrap, main table.table";
+  function keyboardScroll() {
+    var boxes = document.querySelectorAll(SCROLLERS);
+    for (var i = 0; i < boxes.length; i++) {
+      var box = boxes[i];
+      var inner = box.classList.contains("table-wrap") ? null : box.closest(".table-wrap");
+      var scrolls = !inner && (box.scrollWidth > box.clientWidth + 1 ||
+                               box.scrollHeight > box.clientHeight + 1);
+      if (scrolls && !box.hasAttribute("tabindex")) {
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("data-scroll-focus", "");
+        if (box.tagName !== "PRE" && !box.hasAttribute("aria-label")) {
+          box.setAttribute("role", "region");
+          box.setAttribute("aria-label", "Table (scrolls sideways)");
+        }
+      } else if (!scrolls && box.hasAttribute("data-scroll-focus")) {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("data-scroll-focus");
+        if (box.getAttribute("aria-label") === "Table (scrolls sideways)") {
+          box.removeAttribute("role");
+          box.removeAttribute("aria-label");
+        }
+      }
+    }
+  }
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resizeTimer);
+    resizeTimer = window.setTimeout(keyboardScroll, 150);
+  });
+  document.addEventListener("toggle", keyboardScroll, true);
 })();

@@ -3,8 +3,8 @@
 - at 1440 px as the owner: axe-core finds no serious or critical violation, no
   Content-Security-Policy violation, and a full-page screenshot of each page is saved into
   artifacts/screenshots/1440/ (git-ignored; `make screenshots` runs just these tests);
-- at 390 px: the navigation is collapsed behind a Menu button that opens it, and no page
-  scrolls sideways (document.scrollingElement.scrollWidth <= innerWidth); screenshots in
+- at 390 px: no serious or critical axe-core violation either, the navigation is collapsed
+  behind a Menu button that opens it, and no page scrolls sideways (document.scrollingElement.scrollWidth <= innerWidth); screenshots in
   artifacts/screenshots/390/;
 - the integration wizard at 390 px: paste, select, configure, create, without sideways
   scrolling, every button reachable.
@@ -144,12 +144,19 @@ def test_at_390_the_navigation_collapses_and_no_page_scrolls_sideways(browser, l
     s = seed()
     pages = _pages(s)
     folder = _folder(390)
+    source = axe_source()
     wide: dict[str, int] = {}
+    found: dict[str, Any] = {}
     for user, listing in [(s.owner, pages.signed_in), (None, pages.signed_out)]:
         context = _context(browser, live_server, 390, user)
+        context.add_init_script(source)
         page = context.new_page()
         for name, path, status in listing:
             _open(page, path, status)
+            # the narrow layout too: code blocks that scroll must be reachable by keyboard
+            violations = page.evaluate(AXE_RUN)
+            if violations:
+                found[f"{name} ({path})"] = violations
             if user is not None:
                 # Collapsed: the sidebar and the account links are hidden behind "Menu".
                 assert page.get_by_role("button", name="Menu").is_visible(), path
@@ -167,6 +174,10 @@ def test_at_390_the_navigation_collapses_and_no_page_scrolls_sideways(browser, l
                             full_page=True)
         context.close()
     assert not wide, f"pages wider than 390 px (by px): {wide}"
+    (ARTIFACTS / "axe-390.json").write_text(json.dumps(found, indent=1))
+    assert not found, "\n".join(f"{where}: {v['impact']} {v['id']} x{v['count']} ({v['help']}): "
+                                 f"{', '.join(v['nodes'])}"
+                                 for where, vs in found.items() for v in vs)
 
     # The Menu button opens the navigation, and it works there.
     context = _context(browser, live_server, 390, s.owner)
@@ -187,6 +198,27 @@ def test_at_390_the_navigation_collapses_and_no_page_scrolls_sideways(browser, l
     page.wait_for_url(re.compile(r"/credits/$"))
     assert page.locator("#site-nav").is_hidden()
     assert page.evaluate(SIDEWAYS) <= 0
+    context.close()
+
+
+def test_a_code_block_that_scrolls_is_reached_and_scrolled_from_the_keyboard(browser,
+                                                                            live_server):
+    s = seed()
+    context = _context(browser, live_server, 390, s.owner)
+    page = context.new_page()
+    _open(page, f"/w/{s.ids['workspace_id']}/apps/{s.ids['app_id']}/")
+    snippet = page.locator("main pre").first  # the SDK snippet: too wide for a phone
+    assert snippet.evaluate("el => el.scrollWidth > el.clientWidth")
+    assert snippet.get_attribute("tabindex") == "0"
+    snippet.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('main pre').scrollLeft > 0")
+    # wide enough for it: no extra tab stop
+    page.set_viewport_size({"width": 1920, "height": 900})
+    page.wait_for_function("() => !document.querySelector('main pre').hasAttribute('tabindex')"
+                           " || document.querySelector('main pre').scrollWidth >"
+                           " document.querySelector('main pre').clientWidth")
     context.close()
 
 
