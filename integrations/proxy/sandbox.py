@@ -253,8 +253,11 @@ class _Shrinker:
         self.nodes = 0
 
     def schema(self, node: Any, refs: int = 0, objects: int = 0,
-               limit: int = MAX_REF_DEPTH) -> dict[str, Any] | None:
-        """The narrowed schema, or None when no (bounded) value fits it."""
+               limit: int = MAX_REF_DEPTH, need: frozenset[str] = frozenset()
+               ) -> dict[str, Any] | None:
+        """The narrowed schema, or None when no (bounded) value fits it. ``need``: property
+        names an enclosing ``allOf`` requires (a part describing one generates it, however
+        deep; else the value gets a placeholder string where the spec says a boolean)."""
         self.nodes += 1
         if node is True or (isinstance(node, dict) and not _constrains(node)):
             return {"type": "string", "maxLength": MAX_STRING}  # anything: a short string
@@ -264,16 +267,18 @@ class _Shrinker:
             if refs >= limit or self.nodes > MAX_NODES:
                 return None
             target, _pointer = _deref(self.doc, node)
-            return self.schema(target, refs + 1, objects) if target is not None else None
+            return (self.schema(target, refs + 1, objects, need=need) if target is not None
+                    else None)
         if self.nodes > MAX_NODES * 4:  # plain nodes are cheap, but not without end
             return None
         nullable = node.get("nullable") is True or node.get("x-nullable") is True
-        out = self._shape(node, refs, objects, limit)
+        out = self._shape(node, refs, objects, limit, need)
         if out is None and (nullable or _allows_null(node)):
             return {"type": "null"}
         return out
 
-    def _part(self, node: Any, refs: int, objects: int, limit: int) -> dict[str, Any] | None:
+    def _part(self, node: Any, refs: int, objects: int, limit: int,
+              need: frozenset[str] = frozenset()) -> dict[str, Any] | None:
         """An ``allOf`` part: a reference here composes (it does not nest), so it is followed
         without counting towards the depth (a few in a row at most)."""
         for _ in range(8):
@@ -282,10 +287,10 @@ class _Shrinker:
                 break
             node = openapi.resolve_ref(self.doc, node["$ref"])
             self.nodes += 1
-        return self.schema(node, refs, objects, limit)
+        return self.schema(node, refs, objects, limit, need)
 
     def _shape(self, node: dict[str, Any], refs: int, objects: int,
-               limit: int) -> dict[str, Any] | None:
+               limit: int, need: frozenset[str] = frozenset()) -> dict[str, Any] | None:
         values = [node["const"]] if "const" in node else node.get("enum")
         if isinstance(values, list):
             values = [v for v in values if v is not None] or values
@@ -295,13 +300,15 @@ class _Shrinker:
                 return {"type": "boolean", "examples": values}
             return {"enum": [v for v in values if not isinstance(v, bool)] or values}
         if isinstance(node.get("allOf"), list):
-            parts = [self._part(part, refs, objects, limit) for part in node["allOf"]
+            # what the whole requires, a part may describe
+            need = need | {r for r in node.get("required") or [] if isinstance(r, str)}
+            parts = [self._part(part, refs, objects, limit, need) for part in node["allOf"]
                      if _constrains(part)]
             if any(part is None for part in parts):
                 return None
             rest_node = {k: v for k, v in node.items() if k != "allOf"}
             if _constrains(rest_node):
-                rest = self._shape(rest_node, refs, objects, limit)
+                rest = self._shape(rest_node, refs, objects, limit, need)
                 if rest is None:
                     return None
                 parts.append(rest)
@@ -319,7 +326,7 @@ class _Shrinker:
                 return {word: branches}
         kind = _kind(node)
         if kind == "object":
-            return self._object(node, refs, objects, limit)
+            return self._object(node, refs, objects, limit, need)
         if kind == "array":
             return self._array(node, refs, objects, limit)
         if kind == "string":
@@ -343,20 +350,21 @@ class _Shrinker:
         return {"type": "string", "maxLength": MAX_STRING}  # no type said: a short string
 
     def _object(self, node: dict[str, Any], refs: int, objects: int,
-               limit: int) -> dict[str, Any] | None:
+               limit: int, need: frozenset[str] = frozenset()) -> dict[str, Any] | None:
         properties = node.get("properties") if isinstance(node.get("properties"), dict) else {}
         required = [r for r in node.get("required") or [] if isinstance(r, str)]
         out_props: dict[str, Any] = {}
         for name, sub in properties.items():
-            if name not in required and objects >= MAX_OPTIONAL_DEPTH:
+            needed = name in required or name in need
+            if not needed and objects >= MAX_OPTIONAL_DEPTH:
                 continue
-            if isinstance(sub, dict) and sub.get("writeOnly") is True and name not in required:
+            if isinstance(sub, dict) and sub.get("writeOnly") is True and not needed:
                 continue
             shrunk = self.schema(sub, refs, objects + 1,
-                                 MAX_REQUIRED_DEPTH if name in required else MAX_REF_DEPTH)
-            if shrunk is None or (shrunk == {"type": "null"} and name not in required
+                                 MAX_REQUIRED_DEPTH if needed else MAX_REF_DEPTH)
+            if shrunk is None or (shrunk == {"type": "null"} and not needed
                                   and not _allows_null(sub)):
-                if name in required:
+                if needed:
                     return None
                 continue  # optional, and nothing but null fits within the bounds: left out
             out_props[name] = shrunk
