@@ -4,7 +4,8 @@
   Content-Security-Policy violation, and a full-page screenshot of each page is saved into
   artifacts/screenshots/1440/ (git-ignored; `make screenshots` runs just these tests);
 - at 390 px: no serious or critical axe-core violation either, the navigation is collapsed
-  behind a Menu button that opens it, and no page scrolls sideways (document.scrollingElement.scrollWidth <= innerWidth); screenshots in
+  behind a Menu button that opens it, and no page scrolls sideways
+  (document.scrollingElement.scrollWidth <= innerWidth); screenshots in
   artifacts/screenshots/390/;
 - the integration wizard at 390 px: paste, select, configure, create, without sideways
   scrolling, every button reachable.

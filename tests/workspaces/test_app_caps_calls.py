@@ -163,12 +163,11 @@ def test_a_proxied_call_not_sent_gives_the_usage_back(personas, sdk, egress_open
 def test_a_refund_gives_back_the_usage_of_the_month_the_charge_was_made_in(personas):
     """Charged at 23:59:59 on the last day of a month, refunded a second later: the month
     that counted the charge gets it back, the new month's usage is not touched."""
-    from datetime import datetime, timedelta
-    from datetime import timezone as tz
+    from datetime import UTC, datetime, timedelta
 
     app = personas.app
     this_month = month_start()
-    charged_at = datetime.combine(this_month, datetime.min.time(), tz.utc) - timedelta(seconds=1)
+    charged_at = datetime.combine(this_month, datetime.min.time(), UTC) - timedelta(seconds=1)
     last_month = month_start(charged_at)
     AppCreditUsage.objects.create(app=app, month=last_month, used=5)
     AppCreditUsage.objects.create(app=app, month=this_month, used=3)
