@@ -144,7 +144,8 @@ class CallLog(models.Model):
     # foreign keys: a key check locks the workspace, app and integration rows of every call
     # for the transaction. The single-column indexes the composite ones below already start
     # with are left out, and request_id is unique through a constraint, which (unlike
-    # unique=True) adds no second, LIKE-pattern index. Same for the ledger (workspaces.models).
+    # unique=True) adds no second, LIKE-pattern index. The ledger (workspaces.models) drops the
+    # same kind of indexes but keeps its foreign key.
     request_id = models.CharField(max_length=40)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="calls",
                                   db_index=False, db_constraint=False)
