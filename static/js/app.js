@@ -176,4 +176,6 @@
     resizeTimer = window.setTimeout(keyboardScroll, 150);
   });
   document.addEventListener("toggle", keyboardScroll, true);
+  // a script that swapped new content in (Try it's result) says so
+  document.addEventListener("sb:content", keyboardScroll);
 })();

@@ -1,7 +1,8 @@
 """Try it in real Chromium: fill an operation's form, Send, and the result swaps in without a
 reload (fetch, try_it.js), focus on it; a bad value comes back marked next to its field; no
 Content-Security-Policy violation, axe-core finds no serious or critical violation on the
-page with a result open, and at 390 px nothing scrolls sideways (screenshots in
+page with a result open, and at 390 px nothing scrolls sideways and axe-core is still
+satisfied, the result's code blocks reachable from the keyboard (screenshots in
 artifacts/screenshots/try-it-*.png)."""
 
 from __future__ import annotations
@@ -90,6 +91,13 @@ def test_send_swaps_the_result_in_without_a_reload(browser, live_server, upstrea
         page.screenshot(path=str(ARTIFACTS / "try-it-1440.png"), full_page=True)
         page.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing sideways
         assert page.evaluate(SIDEWAYS) <= 0
+        # what scrolls at this width takes keyboard focus (app.js, on resize), what wraps
+        # (the Try it snippet) adds no tab stop
+        page.wait_for_function("""() => [...document.querySelectorAll('main pre')].every(
+            e => (e.scrollWidth > e.clientWidth) === (e.getAttribute('tabindex') === '0'))""")
+        assert page.locator("#try-1-snippet").get_attribute("tabindex") is None
+        violations = page.evaluate(AXE_RUN)
+        assert violations == [], violations
         page.screenshot(path=str(ARTIFACTS / "try-it-390.png"), full_page=True)
     finally:
         context.close()

@@ -49,6 +49,8 @@
     }).then(function (html) {
       var fresh = swap(panel, html);
       if (!fresh) throw new Error("not a panel");
+      // new content: app.js gives what scrolls in it keyboard focus
+      document.dispatchEvent(new Event("sb:content"));
       focusAfter(fresh);
     }).catch(function () {
       form.removeAttribute("data-sending");
