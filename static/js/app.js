@@ -150,8 +150,9 @@
     var boxes = document.querySelectorAll(SCROLLERS);
     for (var i = 0; i < boxes.length; i++) {
       var box = boxes[i];
-      var inner = box.classList.contains("table-wrap") ? null : box.closest(".table-wrap");
-      var scrolls = !inner && (box.scrollWidth > box.clientWidth + 1 ||
+      // a table inside a .table-wrap: the wrap is what scrolls (and takes the focus)
+      var wrapped = !box.classList.contains("table-wrap") && box.closest(".table-wrap");
+      var scrolls = !wrapped && (box.scrollWidth > box.clientWidth + 1 ||
                                box.scrollHeight > box.clientHeight + 1);
       if (scrolls && !box.hasAttribute("tabindex")) {
         box.setAttribute("tabindex", "0");
